@@ -1,0 +1,3 @@
+from effcheck.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""Pure checks: a claim held against a measurement gives a verdict and a sentence."""
+
+from __future__ import annotations
+
+from effcheck.records import Claim, ClaimResult, Measurement, Verdict
+
+
+def bounds(claim: Claim) -> tuple[float | None, float | None]:
+    """The accepted interval [low, high] for the measured value (None: unbounded on that side)."""
+    e, m = claim.expected, claim.margin
+    if claim.comparison == "==":
+        return e, e
+    if claim.comparison == ">=":
+        return e - m * abs(e), None
+    if claim.comparison == "<=":
+        return None, e + m * abs(e)
+    if claim.comparison == "~":
+        return e - m * abs(e), e + m * abs(e)
+    high = claim.expected_high
+    assert high is not None  # guaranteed by Claim validation
+    return e - m * abs(e), high + m * abs(high)
+
+
+def holds(claim: Claim, value: float) -> bool:
+    low, high = bounds(claim)
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def evaluate(claim: Claim, measurement: Measurement, nodeid: str = "") -> ClaimResult:
+    """Hold the measurement against the claim.
+
+    A claim marked refuted is expected to fail; when it fails we report REFUTED with the evidence,
+    and when it unexpectedly holds we report FAIL so somebody revisits the note (strict xfail).
+    """
+    if measurement.unit != claim.unit:
+        raise ValueError(f"{claim.id}: measured in {measurement.unit!r}, claim is in {claim.unit!r}")
+    ok = holds(claim, measurement.value)
+    if ok and claim.refuted is None:
+        verdict = Verdict.PASS
+    elif ok:
+        verdict = Verdict.FAIL
+    elif claim.refuted is not None:
+        verdict = Verdict.REFUTED
+    else:
+        verdict = Verdict.FAIL
+    return ClaimResult(claim, verdict, message(claim, measurement, verdict), measurement, nodeid)
+
+
+def message(claim: Claim, measurement: Measurement, verdict: Verdict) -> str:
+    """One sentence a reader can act on: claimed, measured, margin, source."""
+    text = (
+        f"{claim.id} {verdict.value}: claimed {claim.statement!r} ({claim.metric} {claim.expectation()}); "
+        f"measured {measurement.describe()} by {measurement.method} on {measurement.device}; "
+        f"source: {claim.source}"
+    )
+    if verdict is Verdict.REFUTED:
+        text += f"; the article is wrong here: {claim.refuted}"
+    elif verdict is Verdict.FAIL and claim.refuted is not None:
+        text += f"; this claim was recorded as refuted ({claim.refuted}) but now holds: revisit the note"
+    return text

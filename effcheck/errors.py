@@ -1,0 +1,38 @@
+"""effcheck's errors: each says what is wrong and how to fix it, in one line.
+
+    EffcheckError                 base; the CLI prints its message and exits 2
+    ├── UsageError                a bad option value (unknown device, tolerance that does not parse)
+    ├── MissingDependency         an optional library is absent; names the extra to install
+    ├── SchemaError               a JSON file that is not effcheck's, or from a newer schema
+    │   └── CorruptFileError      a file that is not valid JSON at all
+    └── BaselineError             no baseline, a run id that does not exist, a hardware-key mismatch
+"""
+
+from __future__ import annotations
+
+
+class EffcheckError(Exception):
+    """Base of every error effcheck raises on purpose."""
+
+
+class UsageError(EffcheckError):
+    pass
+
+
+class MissingDependency(EffcheckError):
+    def __init__(self, module: str, extra: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(f"{module} is not installed: pip install 'effcheck[{extra}]'")
+
+
+class SchemaError(EffcheckError):
+    pass
+
+
+class CorruptFileError(SchemaError):
+    pass
+
+
+class BaselineError(EffcheckError):
+    pass

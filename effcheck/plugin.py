@@ -1,0 +1,138 @@
+"""effcheck's pytest plugin: options, markers, fixtures and session hooks. Thin: logic lives elsewhere.
+
+Loaded by pytest without importing torch or any ML library; those load inside fixtures and meters.
+Results travel in each report's user_properties (so they survive pytest-xdist) and only the controller
+prints the claims table and writes files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from effcheck.errors import EffcheckError, MissingDependency
+from effcheck.options import add_options, read_options
+from effcheck.session import CLAIMS_KEY, RESULT_KEY, EffcheckSession
+
+SESSION = pytest.StashKey[EffcheckSession]()
+
+if TYPE_CHECKING:
+    from effcheck.records import Claim, ClaimResult, Measurement
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser.getgroup("effcheck", "effcheck: efficiency claims"), prefix="--effcheck-")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in (
+        "claim(claim): the effcheck Claim this benchmark checks",
+        "gpu: needs CUDA; skipped with the reason when no CUDA device is present",
+        "slow: takes more than a few seconds on a 2-core CPU",
+        "weights: needs real pretrained weights found locally (never downloaded)",
+        "timed: measures wall-clock time; runs serially, never under pytest-xdist workers",
+    ):
+        config.addinivalue_line("markers", line)
+    try:
+        options = read_options(config)
+    except EffcheckError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    session = EffcheckSession(config, options)
+    config.stash[SESSION] = session
+    config.pluginmanager.register(session, "effcheck-session")
+
+
+def _session(config: pytest.Config) -> EffcheckSession:
+    return config.stash[SESSION]
+
+
+def claims_of(item: pytest.Item) -> list[Claim]:
+    return [c for mark in item.iter_markers("claim") for c in mark.args]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        claims = claims_of(item)
+        if claims:
+            item.user_properties.append((CLAIMS_KEY, [c.to_dict() for c in claims]))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    if item.get_closest_marker("gpu") is not None:
+        _skip_without_cuda(item)
+    try:
+        return (yield)
+    except MissingDependency as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    try:
+        return (yield)
+    except MissingDependency as exc:
+        pytest.skip(str(exc))
+
+
+def _skip_without_cuda(item: pytest.Item) -> None:
+    requested = _session(item.config).options.device
+    if requested == "cpu":
+        pytest.skip("gpu benchmark: --effcheck-device=cpu was given")
+    try:
+        import torch
+    except ImportError:
+        pytest.skip("gpu benchmark: torch is not installed")
+    if not torch.cuda.is_available():
+        pytest.skip(f"gpu benchmark: no CUDA device visible to torch {torch.__version__}; run on a GPU machine")
+
+
+@pytest.fixture(scope="session")
+def device(request: pytest.FixtureRequest) -> str:
+    """The device benchmarks measure on: 'cpu' or 'cuda:N' (--effcheck-device, default auto)."""
+    from effcheck.devices import resolve_device
+
+    try:
+        return resolve_device(_session(request.config).options.device)
+    except EffcheckError as exc:
+        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+class Recorder:
+    """Holds a measurement against the test's claim and records the result on the test report."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self._item = item
+
+    @property
+    def claims(self) -> list[Claim]:
+        return claims_of(self._item)
+
+    @property
+    def claim(self) -> Claim:
+        claims = self.claims
+        if len(claims) != 1:
+            raise pytest.UsageError(
+                f"{self._item.nodeid}: expected one @pytest.mark.claim(...), found {len(claims)}; pass claim="
+            )
+        return claims[0]
+
+    def check(self, measurement: Measurement, claim: Claim | None = None) -> ClaimResult:
+        from effcheck.checks import evaluate
+        from effcheck.records import Verdict
+
+        result = evaluate(claim or self.claim, measurement, self._item.nodeid)
+        self._item.user_properties.append((RESULT_KEY, result.to_dict()))
+        if result.verdict is Verdict.REFUTED:
+            pytest.xfail(result.message)
+        if result.verdict is not Verdict.PASS:
+            pytest.fail(result.message, pytrace=False)
+        return result
+
+
+@pytest.fixture
+def effcheck(request: pytest.FixtureRequest) -> Recorder:
+    """`effcheck.check(measurement)` holds it against the test's @pytest.mark.claim and records it."""
+    return Recorder(request.node)

@@ -1,0 +1,299 @@
+"""Frozen records passed between effcheck's modules, and their JSON form.
+
+A Claim is what the article (or the paper it cites) says; a Measurement is what running the real library
+gave; a ClaimResult is the verdict of one against the other. Every record validates itself on
+construction, so a bad value fails where it is made, not three modules later.
+
+JSON history (bump SCHEMA_VERSION and add a line here whenever the JSON form changes):
+  1: first version: ledger {schema_version, effcheck_version, created, environment, hardware_key, results}.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from typing import Any
+
+from effcheck.errors import SchemaError
+
+SCHEMA_VERSION = 1
+
+COMPARISONS = ("==", ">=", "<=", "~", "between")
+DIRECTIONS = ("higher", "lower", "none")
+
+
+class Verdict(str, Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    REFUTED = "REFUTED"  # the article's claim is wrong and we measured it: an expected, strict failure
+    SKIP = "SKIP"
+    ERROR = "ERROR"
+
+
+def _finite(name: str, value: float | None) -> None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One efficiency claim, as data.
+
+    comparison: how `value` (the measurement) is held against `expected`:
+      "=="      value == expected exactly (deterministic metrics: params, MACs, bytes)
+      ">="      value >= expected * (1 - margin)
+      "<="      value <= expected * (1 + margin)
+      "~"       |value - expected| <= margin * |expected|
+      "between" expected * (1 - margin) <= value <= expected_high * (1 + margin)
+    better: which way is an improvement, for regression gating against a baseline run.
+    noisy: the metric is timed (carries samples and spread) rather than exact.
+    refuted: None, or why the article is wrong with the evidence; the check is then expected to fail
+      (strict: if the claim ever holds, the test fails so the note gets revisited).
+    tolerance: allowed relative change against the baseline run before it is a regression
+      (None: exact metrics must not change at all; noisy ones use the default of the gate).
+    """
+
+    id: str
+    statement: str
+    source: str
+    metric: str
+    unit: str
+    comparison: str
+    expected: float
+    margin: float = 0.0
+    expected_high: float | None = None
+    better: str = "none"
+    noisy: bool = False
+    refuted: str | None = None
+    tolerance: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.id or " " in self.id or self.id.startswith("/") or self.id.endswith("/"):
+            raise ValueError(f"claim id must be a non-empty path without spaces, got {self.id!r}")
+        for name in ("statement", "source", "metric"):
+            if not getattr(self, name):
+                raise ValueError(f"claim {self.id}: {name} must not be empty")
+        if self.comparison not in COMPARISONS:
+            raise ValueError(f"claim {self.id}: comparison must be one of {COMPARISONS}, got {self.comparison!r}")
+        if self.better not in DIRECTIONS:
+            raise ValueError(f"claim {self.id}: better must be one of {DIRECTIONS}, got {self.better!r}")
+        _finite("expected", self.expected)
+        _finite("expected_high", self.expected_high)
+        if not (math.isfinite(self.margin) and self.margin >= 0):
+            raise ValueError(f"claim {self.id}: margin must be a fraction >= 0, got {self.margin!r}")
+        if self.comparison in (">=", "between") and self.margin >= 1:
+            raise ValueError(f"claim {self.id}: a margin of 100% or more makes '{self.comparison}' unfalsifiable")
+        if self.comparison == "==" and self.margin != 0.0:
+            raise ValueError(f"claim {self.id}: '==' is exact; use '~' for a margin")
+        if (self.comparison == "between") != (self.expected_high is not None):
+            raise ValueError(f"claim {self.id}: expected_high is required by 'between' and only by it")
+        if self.expected_high is not None and self.expected_high < self.expected:
+            raise ValueError(f"claim {self.id}: expected_high < expected")
+        if self.tolerance is not None and not (self.tolerance >= 0 and math.isfinite(self.tolerance)):
+            raise ValueError(f"claim {self.id}: tolerance must be >= 0, got {self.tolerance!r}")
+
+    @property
+    def family(self) -> str:
+        return self.id.split("/", 1)[0]
+
+    def expectation(self) -> str:
+        """The expected value and margin in words, for tables and messages."""
+        m = f" (margin {self.margin:.0%})" if self.margin else ""
+        if self.comparison == "between":
+            return f"{_fmt(self.expected)}..{_fmt(self.expected_high)} {self.unit}{m}"
+        if self.comparison == "==":
+            return f"== {_fmt(self.expected)} {self.unit}"
+        return f"{self.comparison} {_fmt(self.expected)} {self.unit}{m}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Claim:
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What running the real library gave.
+
+    samples: the raw observations of a noisy metric (e.g. per-round time ratios); value is their median.
+    series: plot-ready (x, y) points, e.g. tokens generated -> peak bytes.
+    details: further figures a reader wants next to the value (per-model counts, the MACs ratio...).
+    """
+
+    value: float
+    unit: str
+    method: str
+    device: str = "cpu"
+    samples: tuple[float, ...] = ()
+    series: tuple[tuple[float, float], ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _finite("value", self.value)
+        object.__setattr__(self, "samples", tuple(float(s) for s in self.samples))
+        object.__setattr__(self, "series", tuple((float(x), float(y)) for x, y in self.series))
+        object.__setattr__(self, "details", dict(self.details))
+        if not self.method:
+            raise ValueError("measurement method must say how the value was obtained")
+
+    @property
+    def spread(self) -> tuple[float, float] | None:
+        """Interquartile range of the samples, or None for an exact metric."""
+        if len(self.samples) < 2:
+            return None
+        return quantile(self.samples, 0.25), quantile(self.samples, 0.75)
+
+    def describe(self) -> str:
+        text = f"{_fmt(self.value)} {self.unit}"
+        spread = self.spread
+        if spread is not None:
+            text += f" (IQR {_fmt(spread[0])}..{_fmt(spread[1])}, n={len(self.samples)})"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "unit": self.unit,
+            "method": self.method,
+            "device": self.device,
+            "samples": list(self.samples),
+            "series": [list(p) for p in self.series],
+            "details": _jsonable(self.details),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
+        d = _known(cls, data)
+        d["samples"] = tuple(d.get("samples", ()))
+        d["series"] = tuple(tuple(p) for p in d.get("series", ()))
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claim: Claim
+    verdict: Verdict
+    message: str
+    measurement: Measurement | None = None
+    nodeid: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdict", Verdict(self.verdict))
+        if self.verdict in (Verdict.PASS, Verdict.FAIL, Verdict.REFUTED) and self.measurement is None:
+            raise ValueError(f"{self.claim.id}: a {self.verdict.value} verdict needs a measurement")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.claim.id,
+            "verdict": self.verdict.value,
+            "message": self.message,
+            "nodeid": self.nodeid,
+            "claim": self.claim.to_dict(),
+            "measurement": None if self.measurement is None else self.measurement.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClaimResult:
+        try:
+            m = data.get("measurement")
+            return cls(
+                claim=Claim.from_dict(data["claim"]),
+                verdict=Verdict(data["verdict"]),
+                message=data.get("message", ""),
+                measurement=None if m is None else Measurement.from_dict(m),
+                nodeid=data.get("nodeid", ""),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SchemaError(f"not an effcheck claim result ({exc})") from exc
+
+
+def quantile(values: tuple[float, ...] | list[float], q: float) -> float:
+    """Linear-interpolation quantile (numpy's default), without importing numpy."""
+    if not values:
+        raise ValueError("quantile of no values")
+    s = sorted(values)
+    pos = (len(s) - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
+    ax = abs(x)
+    if ax != 0 and (ax >= 1e6 or ax < 1e-3):
+        return f"{x:.4g}"
+    if float(x).is_integer():
+        return f"{int(x)}"
+    return f"{x:.3g}" if ax < 100 else f"{x:.1f}"
+
+
+def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep the keys the dataclass knows: a newer minor writer may add fields we can ignore."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """All claim results of one run, with where they were measured."""
+
+    results: tuple[ClaimResult, ...]
+    environment: Mapping[str, Any]
+    hardware_key: str
+    created: str
+    effcheck_version: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "results", tuple(self.results))
+        object.__setattr__(self, "environment", dict(self.environment))
+
+    def by_id(self) -> dict[str, ClaimResult]:
+        return {r.claim.id: r for r in self.results}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "effcheck_version": self.effcheck_version,
+            "created": self.created,
+            "hardware_key": self.hardware_key,
+            "environment": _jsonable(self.environment),
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Ledger:
+        version = data.get("schema_version")
+        if not isinstance(version, int):
+            raise SchemaError("no integer schema_version: not an effcheck ledger")
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"written by a newer effcheck (schema {version} > {SCHEMA_VERSION}): upgrade effcheck to read it"
+            )
+        try:
+            return cls(
+                results=tuple(ClaimResult.from_dict(r) for r in data["results"]),
+                environment=data.get("environment", {}),
+                hardware_key=str(data.get("hardware_key", "")),
+                created=str(data.get("created", "")),
+                effcheck_version=str(data.get("effcheck_version", "")),
+            )
+        except (KeyError, TypeError) as exc:
+            raise SchemaError(f"malformed effcheck ledger ({exc!r})") from exc

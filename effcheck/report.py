@@ -1,0 +1,59 @@
+"""Claims tables for the terminal and for Markdown (a CI step summary)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from effcheck.records import ClaimResult, Verdict
+
+HEADERS = ("claim", "statement", "measured", "expected", "verdict", "source")
+
+
+def _row(result: ClaimResult) -> tuple[str, str, str, str, str, str]:
+    m = result.measurement
+    measured = m.describe() if m is not None else "-"
+    verdict = result.verdict.value
+    if result.verdict in (Verdict.SKIP, Verdict.ERROR):
+        verdict += f" ({result.message})"
+    return (result.claim.id, result.claim.statement, measured, result.claim.expectation(), verdict,
+            result.claim.source)
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+
+
+def terminal_table(results: Iterable[ClaimResult], width: int = 160) -> str:
+    results = sorted(results, key=lambda r: r.claim.id)
+    if not results:
+        return "effcheck: no claims were checked in this session"
+    limits = (max(len(r.claim.id) for r in results), 44, 34, 26, 40, 40)
+    rows = [tuple(_clip(cell, lim) for cell, lim in zip(_row(r), limits)) for r in results]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(HEADERS)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    out = [line(HEADERS), line(tuple("-" * w for w in widths))]
+    out += [line(row) for row in rows]
+    out.append(summary(results))
+    return "\n".join(out)
+
+
+def summary(results: Iterable[ClaimResult]) -> str:
+    counts = Counter(r.verdict for r in results)
+    parts = [f"{counts[v]} {v.value.lower()}" for v in Verdict if counts[v]]
+    return "claims: " + ", ".join(parts)
+
+
+def markdown_table(results: Iterable[ClaimResult]) -> str:
+    results = sorted(results, key=lambda r: r.claim.id)
+    esc = lambda s: " ".join(s.split()).replace("|", "\\|")  # noqa: E731
+    out = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    for r in results:
+        cells = list(_row(r))
+        cells[0] = f"`{cells[0]}`"
+        cells[4] = f"**{cells[4]}**"
+        out.append("| " + " | ".join(esc(c) for c in cells) + " |")
+    out.append("")
+    out.append(summary(results))
+    return "\n".join(out)
