@@ -35,6 +35,8 @@ def terminal_table(results: Iterable[ClaimResult], width: int = 160) -> str:
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     out = [line(HEADERS), line(tuple("-" * w for w in widths))]
     out += [line(row) for row in rows]
+    reasons = [r for r in results if r.verdict in (Verdict.SKIP, Verdict.ERROR)]
+    out += [f"  {r.claim.id} {r.verdict.value.lower()}: {r.message}" for r in reasons]
     out.append(summary(results))
     return "\n".join(out)
 
