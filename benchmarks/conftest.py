@@ -5,6 +5,11 @@ import pytest
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    # Runs before pytest-benchmark reads its options; an explicit --benchmark-save or -json still wins.
-    if not (config.getoption("benchmark_save", None) or config.getoption("benchmark_disable", False)):
-        config.option.benchmark_autosave = True
+    # Runs before pytest-benchmark reads its options; an explicit --benchmark-save still wins.
+    if config.getoption("benchmark_save", None) or config.getoption("benchmark_autosave", None):
+        return
+    if config.getoption("benchmark_disable", False):
+        return
+    from pytest_benchmark.utils import get_tag
+
+    config.option.benchmark_autosave = get_tag()
