@@ -1,6 +1,7 @@
-"""`effcheck list|report`: read the claim catalogue and saved runs without running a benchmark.
+"""`effcheck list|report|compare|history`: read the claim catalogue and saved runs; never modify them.
 
-Imports no torch: everything here reads data.
+Imports no torch: everything here reads data. Errors are one line on stderr and exit status 2;
+`compare` exits 1 when the gate fails.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from effcheck.errors import EffcheckError
+from effcheck.errors import BaselineError, EffcheckError
+from effcheck.options import add_options
+
+DEFAULT_STORAGE = ".benchmarks"
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -25,15 +29,66 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from effcheck.report import markdown_table, terminal_table
-    from effcheck.store import load_ledger
+    from effcheck.gate import Delta, GatePolicy
+    from effcheck.report import markdown_gate, markdown_table, terminal_table
+    from effcheck.store import load_ledger, resolve_run
 
-    ledger = load_ledger(args.run)
+    path = resolve_run(args.run, args.storage)
+    ledger = load_ledger(path)
+    deltas = [Delta.from_dict(d) for d in (ledger.comparison or {}).get("deltas", [])]
     if args.format == "markdown":
-        print(f"### effcheck claims ({ledger.hardware_key}, {ledger.created})\n")
+        print(f"### effcheck claims: {path.name}\n\n`{ledger.hardware_key}`, {ledger.created}\n")
         print(markdown_table(ledger.results))
+        if deltas:
+            print(f"\n#### gate against {(ledger.comparison or {}).get('baseline')}\n")
+            print(markdown_gate(deltas, GatePolicy()))
     else:
+        print(f"{path}  ({ledger.hardware_key}, {ledger.created})")
         print(terminal_table(ledger.results))
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from effcheck.gate import GatePolicy, compare_ledgers
+    from effcheck.report import gate_table, markdown_gate
+    from effcheck.store import load_ledger, resolve_run
+
+    base_path, run_path = resolve_run(args.baseline, args.storage), resolve_run(args.run, args.storage)
+    baseline, current = load_ledger(base_path), load_ledger(run_path)
+    if baseline.hardware_key != current.hardware_key and not args.any_hardware:
+        raise BaselineError(
+            f"{base_path.name} was measured on {baseline.hardware_key!r} and {run_path.name} on "
+            f"{current.hardware_key!r}: not compared (pass --any-hardware to compare anyway)"
+        )
+    policy = GatePolicy.from_specs(args.effcheck_compare_fail or [],
+                                   fail_on_improvement=args.effcheck_fail_on_improvement)
+    deltas = compare_ledgers(current, baseline, policy, base_path.stem)
+    print(markdown_gate(deltas, policy) if args.format == "markdown" else gate_table(deltas, policy))
+    return 1 if any(d.failing(policy) for d in deltas) else 0
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from effcheck.plots import write_history
+    from effcheck.store import list_runs, load_ledger
+
+    runs = []
+    for run in list_runs(args.storage):
+        try:
+            ledger = load_ledger(run.path)
+        except EffcheckError as exc:
+            print(f"effcheck: skipping {run.path}: {exc}", file=sys.stderr)
+            continue
+        if args.hardware and ledger.hardware_key != args.hardware:
+            continue
+        runs.append((run.name, ledger))
+    if not runs:
+        raise BaselineError(f"no readable runs with effcheck results in {args.storage}: run `pytest benchmarks/`")
+    keys = {ledger.hardware_key for _, ledger in runs}
+    if len(keys) > 1:
+        raise BaselineError(f"runs from {len(keys)} hardware keys in {args.storage}: choose one with --hardware "
+                            f"({'; '.join(sorted(keys))})")
+    index = write_history(runs, args.out)
+    print(f"wrote {index} ({len(runs)} runs)")
     return 0
 
 
@@ -44,13 +99,33 @@ def build_parser() -> argparse.ArgumentParser:
         "Run the benchmarks with `pytest benchmarks/`; this command reads what they saved.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    storage = argparse.ArgumentParser(add_help=False)
+    storage.add_argument("--storage", default=DEFAULT_STORAGE,
+                         help=f"pytest-benchmark storage folder (default {DEFAULT_STORAGE})")
+    runs_help = "a run: a path, 'latest' or its number as pytest-benchmark names it (0003)"
+
     p = sub.add_parser("list", help="list the claims effcheck checks, with their sources")
     p.add_argument("--family", help="only this family (vision, sequence, attention, llm, diffusion)")
     p.set_defaults(func=_cmd_list)
-    p = sub.add_parser("report", help="claims table of a saved run (ledger or pytest-benchmark JSON)")
-    p.add_argument("run", help="path of a ledger (--effcheck-json) or a pytest-benchmark JSON file")
-    p.add_argument("--format", choices=("text", "markdown"), default="text")
+
+    p = sub.add_parser("report", parents=[storage], help="claims table of a saved run")
+    p.add_argument("run", nargs="?", default="latest", help=runs_help + " (default latest)")
+    p.add_argument("--format", choices=("text", "markdown"), default="text",
+                   help="markdown suits $GITHUB_STEP_SUMMARY")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("compare", parents=[storage], help="gate run B against baseline A; exit 1 on regression")
+    p.add_argument("baseline", help=runs_help)
+    p.add_argument("run", help=runs_help)
+    p.add_argument("--format", choices=("text", "markdown"), default="text")
+    p.add_argument("--any-hardware", action="store_true", help="compare runs from different hardware keys")
+    add_options(p.add_argument, "--", ("compare-fail", "fail-on-improvement"))
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("history", parents=[storage], help="PNG plots of every claim's metric over saved runs")
+    p.add_argument("--out", default="effcheck-history", help="output folder (default effcheck-history)")
+    p.add_argument("--hardware", help="only runs with this hardware key")
+    p.set_defaults(func=_cmd_history)
     return parser
 
 

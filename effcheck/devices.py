@@ -17,11 +17,17 @@ def parse_device(text: str) -> str:
     return value
 
 
-def resolve_device(requested: str) -> str:
-    """'auto' becomes cuda when CUDA is available, else cpu; a CUDA request without CUDA is an error."""
+def resolve_device(requested: str, worker: str | None = None) -> str:
+    """'auto' becomes cuda when CUDA is available, else cpu; a CUDA request without CUDA is an error.
+
+    Under pytest-xdist (worker 'gwN'), 'auto' and 'cuda' give each worker its own GPU, round robin,
+    so timed GPU claims on different workers never share a device.
+    """
     import torch
 
     value = parse_device(requested)
+    if value in ("auto", "cuda") and torch.cuda.is_available() and worker and worker[2:].isdigit():
+        return f"cuda:{int(worker[2:]) % torch.cuda.device_count()}"
     if value == "auto":
         return "cuda:0" if torch.cuda.is_available() else "cpu"
     if value == "cpu":

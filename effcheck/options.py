@@ -9,6 +9,7 @@ from typing import Any
 
 from effcheck.devices import parse_device
 from effcheck.errors import UsageError
+from effcheck.gate import GatePolicy
 
 # name -> argparse/pytest attributes; the prefix (--effcheck- for pytest, -- for the CLI) is added by caller
 SESSION_OPTIONS: dict[str, dict[str, Any]] = {
@@ -22,6 +23,29 @@ SESSION_OPTIONS: dict[str, dict[str, Any]] = {
         "metavar": "PATH",
         "help": "write the run's claims ledger (every claim result and the environment) to PATH",
     },
+    "baseline": {
+        "default": None,
+        "metavar": "RUN",
+        "help": "gate against this saved run (a path, 'latest' or its number such as 0003); "
+        "--benchmark-compare alone picks the newest run saved on the same hardware",
+    },
+    "compare-fail": {
+        "action": "append",
+        "default": [],
+        "metavar": "TOL",
+        "help": "regression tolerance, overriding the claims': 5%%, 0.5%%, or PATTERN=2%% for some claim ids "
+        "(repeatable; the last match wins)",
+    },
+    "fail-on-improvement": {
+        "action": "store_true",
+        "default": False,
+        "help": "fail when a metric improved beyond its tolerance (a stale baseline or a broken benchmark)",
+    },
+    "require-baseline": {
+        "action": "store_true",
+        "default": False,
+        "help": "fail closed: no baseline on this hardware, or a claim missing from it, fails the claim",
+    },
 }
 
 
@@ -29,11 +53,16 @@ SESSION_OPTIONS: dict[str, dict[str, Any]] = {
 class Options:
     device: str = "auto"
     json: str | None = None
+    baseline: str | None = None
+    gate: GatePolicy = GatePolicy()
+    compare: bool = False  # gate against a baseline in this session
 
 
-def add_options(group: Any, prefix: str) -> None:
-    for name, attrs in SESSION_OPTIONS.items():
-        group.addoption(prefix + name, dest="effcheck_" + name.replace("-", "_"), **attrs)
+
+def add_options(add: Any, prefix: str, names: tuple[str, ...] | None = None) -> None:
+    """Declare the options through `add` (pytest's group.addoption or argparse's add_argument)."""
+    for name in names or tuple(SESSION_OPTIONS):
+        add(prefix + name, dest="effcheck_" + name.replace("-", "_"), **SESSION_OPTIONS[name])
 
 
 def check_writable(path: str) -> str:
@@ -52,7 +81,25 @@ def check_writable(path: str) -> str:
 def read_options(config: Any) -> Options:
     get = config.getoption
     json_path = get("effcheck_json")
+    gate = GatePolicy.from_specs(
+        get("effcheck_compare_fail") or [],
+        fail_on_improvement=bool(get("effcheck_fail_on_improvement")),
+        require_baseline=bool(get("effcheck_require_baseline")),
+    )
+    baseline = get("effcheck_baseline")
+    compare = bool(baseline or gate.require_baseline or get("benchmark_compare", None))
     return Options(
         device=parse_device(get("effcheck_device")),
         json=check_writable(json_path) if json_path else None,
+        baseline=baseline,
+        gate=gate,
+        compare=compare,
     )
+
+
+def storage_dir(config: Any) -> str:
+    """pytest-benchmark's storage folder (file storage only: that is where the history lives)."""
+    raw = str(config.getoption("benchmark_storage", None) or "file://./.benchmarks")
+    if "://" in raw and not raw.startswith("file://"):
+        raise UsageError(f"--benchmark-storage={raw}: effcheck's gate reads file storage only")
+    return raw.removeprefix("file://")

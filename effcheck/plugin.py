@@ -14,7 +14,7 @@ import pytest
 
 from effcheck.errors import EffcheckError, MissingDependency
 from effcheck.options import add_options, read_options
-from effcheck.session import CLAIMS_KEY, RESULT_KEY, EffcheckSession
+from effcheck.session import CLAIMS_KEY, DELTA_KEY, RESULT_KEY, SERIAL_KEY, EffcheckSession
 
 SESSION = pytest.StashKey[EffcheckSession]()
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    add_options(parser.getgroup("effcheck", "effcheck: efficiency claims"), prefix="--effcheck-")
+    add_options(parser.getgroup("effcheck", "effcheck: efficiency claims").addoption, prefix="--effcheck-")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -57,6 +57,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         claims = claims_of(item)
         if claims:
             item.user_properties.append((CLAIMS_KEY, [c.to_dict() for c in claims]))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Under xdist, a timed test runs with no other test of the run beside it (see effcheck.serial)."""
+    from effcheck.serial import worker_lock
+
+    lock = worker_lock(getattr(item.config, "workerinput", None))
+    if lock is None:
+        return (yield)
+    exclusive = item.get_closest_marker("timed") is not None
+    if exclusive:
+        item.user_properties.append((SERIAL_KEY, True))
+    with lock.hold(exclusive):
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -95,7 +110,8 @@ def device(request: pytest.FixtureRequest) -> str:
     from effcheck.devices import resolve_device
 
     try:
-        return resolve_device(_session(request.config).options.device)
+        worker = getattr(request.config, "workerinput", {}).get("workerid")
+        return resolve_device(_session(request.config).options.device, worker)
     except EffcheckError as exc:
         pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
 
@@ -120,11 +136,23 @@ class Recorder:
         return claims[0]
 
     def check(self, measurement: Measurement, claim: Claim | None = None) -> ClaimResult:
+        """Hold the measurement against the claim, then against the baseline run when gating.
+
+        A regression fails the test even when the claim holds (or was recorded as refuted): a number
+        that got worse since the baseline is exactly what the gate is for.
+        """
         from effcheck.checks import evaluate
         from effcheck.records import Verdict
 
         result = evaluate(claim or self.claim, measurement, self._item.nodeid)
         self._item.user_properties.append((RESULT_KEY, result.to_dict()))
+        session = _session(self._item.config)
+        delta = session.gate(result)
+        if delta is not None:
+            self._item.user_properties.append((DELTA_KEY, delta.to_dict()))
+            if delta.failing(session.options.gate):
+                claim_note = "" if result.verdict is Verdict.PASS else f"\n{result.message}"
+                pytest.fail(f"effcheck gate: {delta.message}{claim_note}", pytrace=False)
         if result.verdict is Verdict.REFUTED:
             pytest.xfail(result.message)
         if result.verdict is not Verdict.PASS:

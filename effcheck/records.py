@@ -5,7 +5,8 @@ gave; a ClaimResult is the verdict of one against the other. Every record valida
 construction, so a bad value fails where it is made, not three modules later.
 
 JSON history (bump SCHEMA_VERSION and add a line here whenever the JSON form changes):
-  1: first version: ledger {schema_version, effcheck_version, created, environment, hardware_key, results}.
+  1: first version: ledger {schema_version, effcheck_version, created, environment, hardware_key, results,
+     comparison (the gate's deltas against the baseline run, or null)}.
 """
 
 from __future__ import annotations
@@ -260,6 +261,7 @@ class Ledger:
     hardware_key: str
     created: str
     effcheck_version: str = ""
+    comparison: Mapping[str, Any] | None = None  # the gate's verdicts against a baseline run, if gated
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "results", tuple(self.results))
@@ -276,6 +278,7 @@ class Ledger:
             "hardware_key": self.hardware_key,
             "environment": _jsonable(self.environment),
             "results": [r.to_dict() for r in self.results],
+            "comparison": None if self.comparison is None else _jsonable(self.comparison),
         }
 
     @classmethod
@@ -294,6 +297,7 @@ class Ledger:
                 hardware_key=str(data.get("hardware_key", "")),
                 created=str(data.get("created", "")),
                 effcheck_version=str(data.get("effcheck_version", "")),
+                comparison=data.get("comparison"),
             )
         except (KeyError, TypeError) as exc:
             raise SchemaError(f"malformed effcheck ledger ({exc!r})") from exc

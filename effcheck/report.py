@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from effcheck.records import ClaimResult, Verdict
+from effcheck.gate import Delta, GatePolicy, Status
+from effcheck.records import ClaimResult, Verdict, _fmt
 
 HEADERS = ("claim", "statement", "measured", "expected", "verdict", "source")
 
@@ -58,4 +59,32 @@ def markdown_table(results: Iterable[ClaimResult]) -> str:
         out.append("| " + " | ".join(esc(c) for c in cells) + " |")
     out.append("")
     out.append(summary(results))
+    return "\n".join(out)
+
+
+def gate_table(deltas: Iterable[Delta], policy: GatePolicy) -> str:
+    """The gate's verdicts: what moved, what is new or missing, and what fails the build."""
+    deltas = list(deltas)
+    if not deltas:
+        return "gate: nothing to compare"
+    lines = []
+    for d in deltas:
+        if d.status is Status.UNCHANGED:
+            continue
+        mark = "FAIL " if d.failing(policy) else "     "
+        lines.append(f"{mark}{d.message}")
+    counts = Counter(d.status.value for d in deltas)
+    failing = sum(d.failing(policy) for d in deltas)
+    lines.append("gate: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"; {failing} failing")
+    return "\n".join(lines)
+
+
+def markdown_gate(deltas: Iterable[Delta], policy: GatePolicy) -> str:
+    out = ["| claim | status | baseline | now | change | tolerance | p |", "|---|---|---|---|---|---|---|"]
+    for d in deltas:
+        status = f"**{d.status.value}**" if d.failing(policy) else d.status.value
+        change = "-" if d.change is None else f"{d.change:+.1%}"
+        p = "-" if d.p_value is None else f"{d.p_value:.3g}"
+        out.append(f"| `{d.claim_id}` | {status} | {_fmt(d.baseline_value)} | {_fmt(d.current_value)} {d.unit} "
+                   f"| {change} | {d.tolerance:.1%} | {p} |")
     return "\n".join(out)

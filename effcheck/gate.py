@@ -1,0 +1,185 @@
+"""The regression gate: a run's claim results against a baseline run's, every metric, both directions.
+
+Exact metrics (parameters, MACs, bytes) must not move: any change is reported and a move the wrong
+way fails. Noisy metrics (time ratios) regress only when the per-round samples show a significant
+shift (one-sided Mann-Whitney U) *and* the medians moved beyond the tolerance. An improvement beyond
+the tolerance is reported too: it means a stale baseline or a broken benchmark, and can fail on request.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from enum import Enum
+from typing import Any
+
+from effcheck.errors import UsageError
+from effcheck.records import ClaimResult, Ledger, _fmt
+from effcheck.stats import mann_whitney_less, median
+
+DEFAULT_NOISY_TOLERANCE = 0.10  # a 10% move of a time ratio is worth a look; less is this machine's weather
+ALPHA = 0.05
+MIN_SAMPLES = 3
+
+_TOLERANCE = re.compile(r"^(?:(?P<pattern>[^=]+)=)?(?P<number>\d+(?:\.\d+)?|\.\d+)(?P<percent>%?)$")
+
+
+def parse_tolerance(spec: str) -> tuple[str, float]:
+    """'5%', '0.5%', '0.05' or 'vision/*=2%' -> (claim-id pattern, fraction)."""
+    match = _TOLERANCE.match(spec.strip())
+    if not match:
+        raise UsageError(
+            f"--effcheck-compare-fail={spec!r} does not parse: use a percent such as 5% or 0.5%, "
+            "optionally for some claims as PATTERN=5% (e.g. 'vision/*=2%')"
+        )
+    value = float(match["number"]) / (100 if match["percent"] else 1)
+    if not match["percent"] and value > 1:
+        raise UsageError(f"--effcheck-compare-fail={spec!r}: a bare number is a fraction (<= 1); write {spec}%")
+    return (match["pattern"] or "*").strip(), value
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    overrides: tuple[tuple[str, float], ...] = ()  # (claim-id glob, tolerance); the last match wins
+    fail_on_improvement: bool = False
+    require_baseline: bool = False
+
+    @classmethod
+    def from_specs(cls, specs: Iterable[str], **kwargs: Any) -> GatePolicy:
+        return cls(overrides=tuple(parse_tolerance(s) for s in specs), **kwargs)
+
+    def tolerance_for(self, claim_id: str, claim_tolerance: float | None, noisy: bool) -> float:
+        chosen = None
+        for pattern, value in self.overrides:
+            if fnmatch.fnmatchcase(claim_id, pattern):
+                chosen = value
+        if chosen is not None:
+            return chosen
+        if claim_tolerance is not None:
+            return claim_tolerance
+        return DEFAULT_NOISY_TOLERANCE if noisy else 0.0
+
+
+class Status(str, Enum):
+    REGRESSION = "regression"
+    IMPROVEMENT = "improvement"
+    CHANGED = "changed"  # moved, within tolerance: reported, never failing
+    UNCHANGED = "unchanged"
+    NEW = "new"  # no baseline for this claim
+    MISSING = "missing"  # in the baseline, not measured now
+    NOT_COMPARED = "not compared"
+
+
+@dataclass(frozen=True)
+class Delta:
+    claim_id: str
+    status: Status
+    message: str
+    baseline_run: str = ""
+    baseline_value: float | None = None
+    current_value: float | None = None
+    unit: str = ""
+    change: float | None = None
+    tolerance: float = 0.0
+    p_value: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
+
+    def failing(self, policy: GatePolicy) -> bool:
+        if self.status is Status.REGRESSION:
+            return True
+        if self.status is Status.IMPROVEMENT:
+            return policy.fail_on_improvement
+        if self.status is Status.NEW:
+            return policy.require_baseline
+        return False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Delta:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _worse(direction: str, change: float) -> bool:
+    if direction == "higher":
+        return change < 0
+    if direction == "lower":
+        return change > 0
+    return change != 0  # no better direction: any move is unexpected
+
+
+def _p_worse(direction: str, current: tuple[float, ...], baseline: tuple[float, ...]) -> tuple[float, float]:
+    """(p that current is worse, p that current is better) from the raw samples."""
+    lower = mann_whitney_less(current, baseline)
+    higher = mann_whitney_less(baseline, current)
+    if direction == "higher":
+        return lower, higher
+    if direction == "lower":
+        return higher, lower
+    two_sided = min(1.0, 2 * min(lower, higher))
+    return two_sided, 1.0  # with no direction, a significant move either way counts against
+
+
+def compare_results(current: ClaimResult, baseline: ClaimResult | None, policy: GatePolicy,
+                    baseline_run: str = "") -> Delta:
+    claim = current.claim
+    cid = claim.id
+    if baseline is None:
+        return Delta(cid, Status.NEW, f"{cid}: no baseline for this claim in run {baseline_run or '-'}",
+                     baseline_run)
+    cm, bm = current.measurement, baseline.measurement
+    if cm is None or bm is None:
+        why = "not measured in this run" if cm is None else "not measured in the baseline"
+        return Delta(cid, Status.NOT_COMPARED, f"{cid}: {why}", baseline_run)
+    if cm.unit != bm.unit or baseline.claim.metric != claim.metric:
+        return Delta(cid, Status.NOT_COMPARED,
+                     f"{cid}: the metric changed ({baseline.claim.metric} [{bm.unit}] -> {claim.metric} "
+                     f"[{cm.unit}]): save a new baseline", baseline_run)
+    tol = policy.tolerance_for(cid, claim.tolerance, claim.noisy)
+    b, c = bm.value, cm.value
+    change = (c - b) / abs(b) if b != 0 else (0.0 if c == b else math.copysign(math.inf, c))
+    p = None
+    if claim.noisy and len(cm.samples) >= MIN_SAMPLES and len(bm.samples) >= MIN_SAMPLES:
+        b, c = median(bm.samples), median(cm.samples)
+        change = (c - b) / abs(b) if b != 0 else 0.0
+        p_worse, p_better = _p_worse(claim.better, cm.samples, bm.samples)
+        large = abs(change) > tol
+        if large and _worse(claim.better, change) and p_worse < ALPHA:
+            status, p = Status.REGRESSION, p_worse
+        elif large and not _worse(claim.better, change) and p_better < ALPHA:
+            status, p = Status.IMPROVEMENT, p_better
+        else:
+            status, p = (Status.CHANGED if large else Status.UNCHANGED), min(p_worse, p_better)
+    elif c == b:
+        status = Status.UNCHANGED
+    elif abs(change) <= tol:
+        status = Status.CHANGED
+    else:
+        status = Status.REGRESSION if _worse(claim.better, change) else Status.IMPROVEMENT
+    kind = "exact" if not claim.noisy else "noisy"
+    stat = f", one-sided rank test p={p:.3g}" if p is not None else ""
+    message = (
+        f"{cid}: {status.value}: {claim.metric} was {_fmt(b)} {cm.unit} in baseline run {baseline_run or '-'}, "
+        f"now {_fmt(c)} {cm.unit} ({change:+.1%}); tolerance {tol:.1%} ({kind}, {claim.better} is better){stat}"
+    )
+    return Delta(cid, status, message, baseline_run, b, c, cm.unit, change, tol, p)
+
+
+def compare_ledgers(current: Ledger, baseline: Ledger, policy: GatePolicy, baseline_run: str = "") -> list[Delta]:
+    """Every claim of both runs: compared, new, or missing now."""
+    base = baseline.by_id()
+    now = current.by_id()
+    deltas = [compare_results(result, base.get(cid), policy, baseline_run) for cid, result in sorted(now.items())]
+    for cid in sorted(set(base) - set(now)):
+        deltas.append(Delta(cid, Status.MISSING, f"{cid}: in baseline run {baseline_run or '-'} but not in this run",
+                            baseline_run))
+    return deltas
