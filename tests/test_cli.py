@@ -1,0 +1,114 @@
+"""`effcheck` the way users run it; errors are one line with exit status 2, files are never modified."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from effcheck.cli import main
+from effcheck.records import SCHEMA_VERSION, Claim, ClaimResult, Ledger, Measurement, Verdict
+
+
+def _ledger(value, key="cpu-key", samples=()):
+    claim = Claim(id="fam/x", statement="X is small", source="paper", metric="ratio", unit="x",
+                  comparison=">=", expected=1.0, better="higher", noisy=bool(samples))
+    result = ClaimResult(claim, Verdict.PASS, "ok", Measurement(value, "x", "counted", samples=samples), "t::x")
+    return Ledger((result,), {"device": "cpu"}, key, "2026-11-28T10:00:00+00:00", "0.1.0")
+
+
+def _save(storage, number, ledger):
+    folder = storage / "Linux-CPython-3.11-64bit"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{number}_abc.json"
+    path.write_text(json.dumps({"datetime": f"2026-11-28T10:{number[-2:]}:00", "benchmarks": [],
+                                "effcheck": ledger.to_dict()}))
+    return path
+
+
+@pytest.fixture
+def storage(tmp_path):
+    return tmp_path / ".benchmarks"
+
+
+def test_help_lists_commands():
+    out = subprocess.run([sys.executable, "-m", "effcheck", "--help"], capture_output=True, text=True, check=True)
+    for command in ("list", "report", "compare", "history"):
+        assert command in out.stdout
+
+
+def test_list_shows_claims_with_sources(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "vision/efficientnet_b0/params_vs_resnet50" in out and "source:" in out
+
+
+def test_report_latest_text_and_markdown(storage, capsys):
+    _save(storage, "0001", _ledger(2.0))
+    _save(storage, "0002", _ledger(3.0))
+    assert main(["report", "--storage", str(storage)]) == 0
+    assert "0002_abc" in capsys.readouterr().out
+    assert main(["report", "1", "--storage", str(storage), "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "| `fam/x` |" in out and "**PASS**" in out
+
+
+def test_compare_exit_codes_and_files_untouched(storage, capsys):
+    a = _save(storage, "0001", _ledger(2.0))
+    b = _save(storage, "0002", _ledger(1.5))
+    before = {p: p.read_bytes() for p in (a, b)}
+    assert main(["compare", "0001", "0002", "--storage", str(storage)]) == 1
+    assert "fam/x: regression" in capsys.readouterr().out
+    assert main(["compare", "0002", "0001", "--storage", str(storage)]) == 0
+    assert main(["compare", "0002", "0001", "--storage", str(storage), "--fail-on-improvement"]) == 1
+    assert main(["compare", "0001", "0002", "--storage", str(storage), "--compare-fail", "30%"]) == 0
+    assert {p: p.read_bytes() for p in (a, b)} == before
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("corrupt", "not valid JSON"),
+    ("newer", "newer effcheck"),
+    ("missing", "no run '0042'"),
+    ("hardware", "not compared"),
+    ("tolerance", "does not parse"),
+    ("plain", "without effcheck results"),
+])
+def test_bad_input_is_one_line_with_status_2(storage, capsys, case, expected):
+    _save(storage, "0001", _ledger(2.0))
+    other = "0002"
+    if case == "corrupt":
+        (storage / "Linux-CPython-3.11-64bit" / "0002_abc.json").write_text("{oops")
+    elif case == "newer":
+        data = _ledger(2.0).to_dict()
+        data["schema_version"] = SCHEMA_VERSION + 1
+        (storage / "Linux-CPython-3.11-64bit" / "0002_abc.json").write_text(json.dumps({"benchmarks": [], "effcheck": data}))
+    elif case == "missing":
+        other = "0042"
+    elif case == "hardware":
+        _save(storage, "0002", _ledger(2.0, key="NVIDIA H200|cuda12.8|torch2.9|float32"))
+    elif case == "tolerance":
+        _save(storage, "0002", _ledger(2.0))
+    elif case == "plain":
+        (storage / "Linux-CPython-3.11-64bit" / "0002_abc.json").write_text(json.dumps({"benchmarks": []}))
+    extra = ["--compare-fail", "lots"] if case == "tolerance" else []
+    assert main(["compare", "0001", other, "--storage", str(storage), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("effcheck: error:") and expected in err and "\n" not in err
+
+
+def test_history_writes_pngs_and_an_index(storage, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    _save(storage, "0001", _ledger(2.0, samples=(1.9, 2.0, 2.1)))
+    _save(storage, "0002", _ledger(2.2, samples=(2.1, 2.2, 2.3)))
+    (storage / "Linux-CPython-3.11-64bit" / "0003_abc.json").write_text("{bad")  # skipped, named
+    out = tmp_path / "hist"
+    assert main(["history", "--storage", str(storage), "--out", str(out)]) == 0
+    assert (out / "fam__x.png").read_bytes().startswith(b"\x89PNG")
+    assert "fam__x.png" in (out / "index.html").read_text() and "fam__x.png" in (out / "index.md").read_text()
+    assert "skipping" in capsys.readouterr().err
+
+
+def test_history_refuses_mixed_hardware(storage):
+    _save(storage, "0001", _ledger(2.0))
+    _save(storage, "0002", _ledger(2.0, key="other"))
+    assert main(["history", "--storage", str(storage)]) == 2

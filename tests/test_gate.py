@@ -1,0 +1,121 @@
+"""The gate's pure core: tolerances, rank statistics and deltas, property-tested."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from effcheck.errors import UsageError
+from effcheck.gate import GatePolicy, Status, compare_ledgers, compare_results, parse_tolerance
+from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict
+from effcheck.stats import mann_whitney_less, median
+
+
+def _claim(noisy=False, better="higher", tolerance=None, cid="fam/x"):
+    return Claim(id=cid, statement="s", source="src", metric="m", unit="x", comparison=">=", expected=0.0,
+                 better=better, noisy=noisy, tolerance=tolerance)
+
+
+def _result(claim, value, samples=()):
+    return ClaimResult(claim, Verdict.PASS, "", Measurement(value, "x", "t", samples=tuple(samples)))
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("5%", ("*", 0.05)), ("0.5%", ("*", 0.005)), ("0.05", ("*", 0.05)), ("vision/*=2%", ("vision/*", 0.02)),
+    (" 10% ", ("*", 0.10)), (".5%", ("*", 0.005)),
+])
+def test_tolerances_parse(spec, expected):
+    assert parse_tolerance(spec) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("spec", ["abc", "5 %", "-5%", "5", "=5%", "5%%", ""])
+def test_bad_tolerances_are_one_line_usage_errors(spec):
+    with pytest.raises(UsageError, match="compare-fail"):
+        parse_tolerance(spec)
+
+
+def test_last_matching_override_wins_then_claim_then_default():
+    policy = GatePolicy.from_specs(["10%", "vision/*=1%"])
+    assert policy.tolerance_for("vision/a", 0.5, False) == 0.01
+    assert policy.tolerance_for("llm/a", 0.5, False) == 0.10
+    assert GatePolicy().tolerance_for("llm/a", 0.3, True) == 0.3
+    assert GatePolicy().tolerance_for("llm/a", None, False) == 0.0
+
+
+@given(st.floats(0.1, 1e9), st.sampled_from(["higher", "lower", "none"]))
+def test_exact_metric_unchanged_is_unchanged(value, better):
+    claim = _claim(better=better)
+    assert compare_results(_result(claim, value), _result(claim, value), GatePolicy()).status is Status.UNCHANGED
+
+
+@given(st.floats(1.0, 1e9), st.floats(0.001, 0.9))
+def test_exact_metric_worsening_fails_and_improvement_is_reported(value, step):
+    claim = _claim(better="higher")
+    worse = compare_results(_result(claim, value * (1 - step)), _result(claim, value), GatePolicy())
+    better = compare_results(_result(claim, value * (1 + step)), _result(claim, value), GatePolicy())
+    assert worse.status is Status.REGRESSION and worse.failing(GatePolicy())
+    assert better.status is Status.IMPROVEMENT and not better.failing(GatePolicy())
+    assert better.failing(GatePolicy(fail_on_improvement=True))
+
+
+def test_exact_metric_change_within_tolerance_is_reported_not_failed():
+    claim = _claim(tolerance=0.05)
+    delta = compare_results(_result(claim, 0.98), _result(claim, 1.0), GatePolicy())
+    assert delta.status is Status.CHANGED and not delta.failing(GatePolicy())
+
+
+def test_without_a_better_direction_any_move_is_a_regression():
+    claim = _claim(better="none")
+    assert compare_results(_result(claim, 1.1), _result(claim, 1.0), GatePolicy()).status is Status.REGRESSION
+
+
+def _samples(center, n=9, wiggle=0.03):
+    return [center * (1 + wiggle * (((i * 7) % n) / (n - 1) - 0.5)) for i in range(n)]
+
+
+@pytest.mark.parametrize("shift, status", [(0.0, Status.UNCHANGED), (-0.25, Status.REGRESSION),
+                                           (0.25, Status.IMPROVEMENT), (-0.05, Status.UNCHANGED)])
+def test_noisy_metric_needs_significance_and_effect(shift, status):
+    claim = _claim(noisy=True)
+    base = _samples(2.0)
+    now = _samples(2.0 * (1 + shift))
+    delta = compare_results(_result(claim, median(now), now), _result(claim, median(base), base), GatePolicy())
+    assert delta.status is status, delta.message
+
+
+def test_noisy_metric_large_move_seen_in_overlapping_noise_is_not_a_regression():
+    claim = _claim(noisy=True)
+    base = [1.0, 3.0, 1.1, 2.9, 1.2, 2.8]  # bimodal noise: medians differ but samples overlap
+    now = [1.0, 2.7, 1.05, 2.6, 0.9, 1.5]
+    delta = compare_results(_result(claim, median(now), now), _result(claim, median(base), base), GatePolicy())
+    assert delta.status in (Status.CHANGED, Status.UNCHANGED)
+    assert delta.p_value is not None and delta.p_value >= 0.05
+
+
+def test_mann_whitney_matches_known_values():
+    assert mann_whitney_less([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) < 0.01
+    assert mann_whitney_less([6, 7, 8, 9, 10], [1, 2, 3, 4, 5]) > 0.99
+    assert mann_whitney_less([1, 1, 1], [1, 1, 1]) == 1.0  # all tied: nothing to test
+    assert mann_whitney_less([], [1.0]) == 1.0
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=15), st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=15))
+def test_mann_whitney_is_a_probability(a, b):
+    assert 0.0 <= mann_whitney_less(a, b) <= 1.0
+
+
+def test_ledgers_compare_new_missing_and_metric_changes():
+    a, b, c = _claim(cid="f/a"), _claim(cid="f/b"), _claim(cid="f/c")
+    c_renamed = Claim(**{**c.to_dict(), "metric": "other"})
+    base = Ledger((_result(a, 1.0), _result(b, 1.0), _result(c, 1.0)), {}, "k", "t")
+    now = Ledger((_result(a, 1.0), _result(c_renamed, 1.0), _result(_claim(cid="f/new"), 1.0)), {}, "k", "t")
+    statuses = {d.claim_id: d.status for d in compare_ledgers(now, base, GatePolicy(), "0001")}
+    assert statuses == {"f/a": Status.UNCHANGED, "f/b": Status.MISSING, "f/c": Status.NOT_COMPARED,
+                        "f/new": Status.NEW}
+    new = [d for d in compare_ledgers(now, base, GatePolicy(require_baseline=True)) if d.claim_id == "f/new"]
+    assert new[0].failing(GatePolicy(require_baseline=True))
+
+
+def test_skipped_claims_are_not_compared():
+    claim = _claim()
+    skipped = ClaimResult(claim, Verdict.SKIP, "no GPU")
+    assert compare_results(skipped, _result(claim, 1.0), GatePolicy()).status is Status.NOT_COMPARED
