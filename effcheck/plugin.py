@@ -164,3 +164,11 @@ class Recorder:
 def effcheck(request: pytest.FixtureRequest) -> Recorder:
     """`effcheck.check(measurement)` holds it against the test's @pytest.mark.claim and records it."""
     return Recorder(request.node)
+
+
+@pytest.fixture(scope="session")
+def matmul_peak_flops(device: str) -> float:
+    """This device's measured matmul peak in FLOP/s (float32), once per session, for roofline figures."""
+    from effcheck.meters.roofline import matmul_peak
+
+    return matmul_peak(device)

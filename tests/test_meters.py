@@ -125,3 +125,19 @@ def test_tensor_bytes_counts_each_storage_once_and_meta_shapes():
 def test_time_calls_rejects_zero_calls():
     with pytest.raises(ValueError):
         latency.time_calls(lambda: None, 0)
+
+
+def test_roofline_arithmetic():
+    from effcheck.meters.roofline import roofline
+
+    r = roofline(flops=2_000_000_000, seconds=0.5, peak_flops_per_s=8e9)
+    assert r.achieved_flops_per_s == 4e9 and r.fraction_of_peak == 0.5
+    assert r.details() == {"achieved_GFLOP_per_s": 4.0, "matmul_peak_GFLOP_per_s": 8.0, "fraction_of_peak": 0.5}
+    with pytest.raises(ValueError):
+        roofline(1, 0.0, 1.0)
+
+
+def test_matmul_peak_is_a_positive_rate():
+    from effcheck.meters.roofline import matmul_peak
+
+    assert matmul_peak("cpu", size=64, rounds=2) > 0
