@@ -70,7 +70,8 @@ def naive_attention(q: Any, k: Any, v: Any, is_causal: bool = False) -> Any:
     """
     import torch
 
-    s = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
+    # scale q (N x d) rather than S (N x N), as flash-attn's own PyTorch baseline does: no extra N x N pass
+    s = (q * (1.0 / math.sqrt(q.shape[-1]))) @ k.transpose(-2, -1)
     if is_causal:
         visible = torch.ones(s.shape[-2], s.shape[-1], dtype=torch.bool, device=s.device).tril()
         s.masked_fill_(~visible, float("-inf"))  # in place: the naive side is not charged a third N x N
