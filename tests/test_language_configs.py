@@ -1,0 +1,100 @@
+"""Full-size LLM specs build the architectures their sources describe: exact counts on meta against
+closed forms written from the papers' shapes, real caches on tiny models."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from effcheck.meters.params import count_params  # noqa: E402
+from effcheck.models.language import (  # noqa: E402
+    SPECS,
+    active_params,
+    causal_lm,
+    hf_config,
+    kv_bytes,
+    llama_ffn_hidden,
+    llama_weight_count,
+    prefill_cache,
+    spec,
+    tiny_llama,
+)
+
+
+@pytest.mark.parametrize("dim, hidden", [(4096, 11008), (5120, 13824), (6656, 17920), (8192, 22016)])
+def test_llama_ffn_rule_gives_the_released_widths(dim, hidden):
+    assert llama_ffn_hidden(dim, 256) == hidden
+
+
+def test_every_spec_builds_on_meta_and_names_its_source():
+    for name, s in SPECS.items():
+        assert s.name == name and s.source
+        model = causal_lm(name)
+        assert next(model.parameters()).device.type == "meta"
+
+
+def test_unknown_model_names_the_known_ones():
+    with pytest.raises(ValueError, match="llama-7b"):
+        spec("llama-8b")
+
+
+def test_config_overrides_reach_the_model():
+    assert hf_config("mistral-7b").num_key_value_heads == 8
+    assert hf_config("mistral-7b", num_key_value_heads=32).num_key_value_heads == 32
+    assert causal_lm("llama-7b", "meta", "bfloat16").model.embed_tokens.weight.dtype == torch.bfloat16
+
+
+LLAMA_LIKE = ["llama-7b", "llama-13b", "llama-33b", "llama-65b", "llama-2-70b", "mistral-7b", "phi-3-mini"]
+
+
+@pytest.mark.parametrize("name", LLAMA_LIKE)
+def test_llama_like_counts_match_the_closed_form(name):
+    model = causal_lm(name)
+    assert count_params(model) == llama_weight_count(model.config)
+
+
+def test_gpt3_count_matches_gpt2_closed_form():
+    layers, d, vocab, context = 96, 12288, 50257, 2048
+    # per block: attention 4 d^2 + 4 d, MLP 8 d^2 + 5 d, two LayerNorms 4 d; tied embeddings, final LayerNorm
+    expected = layers * (12 * d * d + 13 * d) + vocab * d + context * d + 2 * d
+    assert count_params(causal_lm("gpt-3-175b")) == expected == 174_604_259_328
+
+
+def test_mixtral_active_params_are_two_of_eight_experts():
+    model = causal_lm("mixtral-8x7b")
+    c = model.config
+    d, layers, ff, kv = c.hidden_size, c.num_hidden_layers, c.intermediate_size, c.num_key_value_heads * 128
+    per_layer_shared = 2 * d * d + 2 * d * kv + c.num_local_experts * d + 2 * d  # attention, router, norms
+    shared = layers * per_layer_shared + 2 * c.vocab_size * d + d
+    total = count_params(model)
+    assert total == shared + layers * c.num_local_experts * 3 * d * ff
+    assert active_params(model, total) == shared + layers * c.num_experts_per_tok * 3 * d * ff
+
+
+def test_dense_models_are_all_active():
+    model = causal_lm("phi-3-mini")
+    assert active_params(model, 123) == 123
+
+
+@pytest.mark.parametrize("kv_heads", [32, 8, 1])
+def test_tiny_llama_cache_holds_keys_and_values_of_its_kv_heads(kv_heads):
+    tokens, layers, head_dim = 10, 2, 8
+    cache = prefill_cache(tiny_llama(kv_heads, layers=layers, head_dim=head_dim), tokens)
+    assert kv_bytes(cache) == 2 * layers * kv_heads * tokens * head_dim * 4  # float32
+
+
+def test_tiny_llama_rejects_uneven_groups():
+    with pytest.raises(ValueError, match="cannot be split"):
+        tiny_llama(5)
+
+
+def test_prefill_needs_a_token():
+    with pytest.raises(ValueError, match="at least one token"):
+        prefill_cache(tiny_llama(8), 0)
+
+
+def test_full_size_cache_on_meta_has_published_per_token_bytes():
+    model = causal_lm("llama-2-70b", "meta", "float16")
+    cache = prefill_cache(model, 16, "meta")
+    # 2 (K, V) x 80 layers x 8 KV heads x 128 dims x 2 bytes per token
+    assert kv_bytes(cache) == 16 * 2 * 80 * 8 * 128 * 2
