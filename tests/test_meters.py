@@ -141,3 +141,13 @@ def test_matmul_peak_is_a_positive_rate():
     from effcheck.meters.roofline import matmul_peak
 
     assert matmul_peak("cpu", size=64, rounds=2) > 0
+
+
+def test_cpu_attention_is_counted_like_the_meta_formula():
+    from effcheck.meters.flops import count_flops
+
+    b, h, n, d = 1, 2, 16, 8
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    cpu = count_flops(sdpa, *(torch.randn(b, h, n, d) for _ in range(3)))
+    meta = count_flops(sdpa, *(torch.empty(b, h, n, d, device="meta") for _ in range(3)))
+    assert cpu == meta == 2 * (2 * b * h * n * n * d)  # QK^T and PV, 2 FLOPs per multiply-add

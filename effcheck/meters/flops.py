@@ -12,12 +12,33 @@ from collections.abc import Callable
 from typing import Any
 
 
+def _counter() -> Any:
+    """A FlopCounterMode that also counts CPU attention.
+
+    torch registers its SDPA formula for the CUDA kernels only; on CPU, SDPA dispatches to
+    aten._scaled_dot_product_flash_attention_for_cpu, which would count 0 and drop attention from any
+    CPU count of a transformer. Same arithmetic, same formula.
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop
+
+    mapping = {}
+    cpu_sdpa = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    if cpu_sdpa is not None:
+
+        def cpu_sdpa_flop(*args: Any, **kwargs: Any) -> int:
+            return sdpa_flop(*args, **kwargs)  # already shape-wrapped by torch's registry
+
+        cpu_sdpa_flop._get_raw = True  # type: ignore[attr-defined]  # tell FlopCounterMode not to wrap again
+        mapping[cpu_sdpa] = cpu_sdpa_flop  # keyed by the overload packet, as torch keys its own
+    return FlopCounterMode(display=False, custom_mapping=mapping)
+
+
 def count_flops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
     """FLOPs of one call of fn(*args, **kwargs), under no_grad (inference)."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
-    counter = FlopCounterMode(display=False)
+    counter = _counter()
     with torch.no_grad(), counter:
         fn(*args, **kwargs)
     return int(counter.get_total_flops())
@@ -31,9 +52,8 @@ def count_macs(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
 def flops_by_op(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, int]:
     """FLOPs per aten op, to show where the work goes."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
-    counter = FlopCounterMode(display=False)
+    counter = _counter()
     with torch.no_grad(), counter:
         fn(*args, **kwargs)
     return {str(op): int(n) for op, n in counter.get_flop_counts().get("Global", {}).items()}

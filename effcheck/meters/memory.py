@@ -4,6 +4,8 @@ On CUDA the allocator's own counter is the truth: reset the peak, run, read max_
 On CPU, RSS is noisy (allocator caching, other threads, the OS), so we count live tensor bytes instead:
 a TorchDispatchMode sees every op's outputs, a new storage (one not among the op's inputs) adds its
 bytes, and a finalizer on the storage subtracts them when it is freed. Same program, same number.
+What it cannot see is scratch a fused kernel allocates inside itself (CPU flash attention's per-thread
+blocks): where that matters, `meters.allocator.allocator_peak` reads the CPU allocator's own total.
 """
 
 from __future__ import annotations
