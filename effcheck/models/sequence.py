@@ -1,0 +1,176 @@
+"""Sequence models through transformers: Mamba (no KV cache) and Transformers (a KV cache), random weights.
+
+transformers' default configs are not the published models (MambaConfig() has 32 layers, not
+Mamba-130m's 24), so every field that shapes the model or its cache is written here, with the source.
+Full sizes are built on `meta` (shapes only); the tiny configs run on CPU for generation and sweeps.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from effcheck.models import require
+
+_CLASSES = {"mamba": ("MambaConfig", "MambaForCausalLM"), "llama": ("LlamaConfig", "LlamaForCausalLM"),
+            "gpt_neox": ("GPTNeoXConfig", "GPTNeoXForCausalLM")}
+
+
+@dataclass(frozen=True)
+class SequenceArch:
+    name: str
+    family: str  # a key of _CLASSES
+    config: Mapping[str, Any] = field(hash=False)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.family not in _CLASSES:
+            raise ValueError(f"{self.name}: family must be one of {sorted(_CLASSES)}, got {self.family!r}")
+        object.__setattr__(self, "config", dict(self.config))
+
+    def __hash__(self) -> int:  # configs are data; the name identifies the architecture in caches
+        return hash((self.name, self.family))
+
+
+MAMBA_130M = SequenceArch(
+    "mamba-130m", "mamba",
+    dict(vocab_size=50280, hidden_size=768, num_hidden_layers=24, state_size=16, expand=2, conv_kernel=4,
+         time_step_rank=48, use_bias=False, use_conv_bias=True, hidden_act="silu", layer_norm_epsilon=1e-5,
+         residual_in_fp32=True, tie_word_embeddings=True, bos_token_id=0, eos_token_id=0, pad_token_id=0),
+    "state-spaces/mamba-130m-hf config.json (d_model 768, n_layer 24, vocab 50280, d_state 16, expand 2, "
+    "d_conv 4); Gu & Dao 2023 (Mamba) Table 12: 130M",
+)
+PYTHIA_160M = SequenceArch(
+    "pythia-160m", "gpt_neox",
+    dict(vocab_size=50304, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+         hidden_act="gelu", max_position_embeddings=2048, rotary_pct=0.25, rotary_emb_base=10000,
+         layer_norm_eps=1e-5, use_parallel_residual=True, tie_word_embeddings=False, attention_bias=True,
+         bos_token_id=0, eos_token_id=0),
+    "EleutherAI/pythia-160m config.json; Biderman et al. 2023 (Pythia) Table 1: 162,322,944 parameters, "
+    "12 layers, d_model 768, 12 heads. The RWKV paper's own same-size baseline, trained on the same Pile",
+)
+TINY_MAMBA = SequenceArch(
+    "tiny-mamba", "mamba",
+    dict(vocab_size=50280, hidden_size=64, num_hidden_layers=2, state_size=16, expand=2, conv_kernel=4,
+         time_step_rank=4, use_bias=False, use_conv_bias=True, hidden_act="silu", layer_norm_epsilon=1e-5,
+         residual_in_fp32=True, tie_word_embeddings=True, bos_token_id=None, eos_token_id=None, pad_token_id=None),
+    "tiny Mamba for CPU generation: Mamba-130m's d_state, expand, d_conv and vocabulary, 2 layers of width 64; "
+    "no eos token so a sweep generates exactly the tokens asked for",
+)
+TINY_LLAMA = SequenceArch(
+    "tiny-llama", "llama",
+    dict(vocab_size=50280, hidden_size=64, intermediate_size=176, num_hidden_layers=2, num_attention_heads=4,
+         num_key_value_heads=2, head_dim=16, hidden_act="silu", max_position_embeddings=8192, rms_norm_eps=1e-5,
+         rope_parameters={"rope_type": "default", "rope_theta": 10000.0}, tie_word_embeddings=False,
+         attention_bias=False, mlp_bias=False, bos_token_id=None, eos_token_id=None, pad_token_id=None),
+    "tiny Llama-style Transformer control (Touvron et al. 2023: RMSNorm, SwiGLU, RoPE, no biases; grouped-query "
+    "attention with 2 KV heads as in Llama-2); the tiny Mamba's vocabulary and depth; no eos token",
+)
+
+
+def hf_config(arch: SequenceArch, attn_implementation: str | None = None) -> Any:
+    transformers = require("transformers", "llm")
+    config_cls = getattr(transformers, _CLASSES[arch.family][0])
+    config = config_cls(**arch.config)
+    if attn_implementation is not None:
+        config._attn_implementation = attn_implementation
+    return config
+
+
+@functools.lru_cache(maxsize=16)
+def hf_model(arch: SequenceArch, device: str = "cpu", dtype: str = "float32", attn: str = "sdpa", seed: int = 0) -> Any:
+    """The causal LM for `arch`, random weights, eval mode; device 'meta' builds shapes only.
+
+    attn="eager" computes attention with matmuls, which FlopCounterMode counts; the CPU SDPA kernel
+    (aten._scaled_dot_product_flash_attention_for_cpu) has no FLOP formula and would count as zero.
+    """
+    transformers = require("transformers", "llm")
+    import torch
+
+    model_cls = getattr(transformers, _CLASSES[arch.family][1])
+    config = hf_config(arch, None if arch.family == "mamba" else attn)
+    torch.manual_seed(seed)
+    with torch.device(device):
+        model = model_cls(config)
+    return model.to(getattr(torch, dtype)).eval()
+
+
+def kv_cache_bytes(arch: SequenceArch, tokens: int, dtype_bytes: int) -> int:
+    """A Transformer's KV cache: 2 (K and V) x layers x kv_heads x head_dim x tokens x bytes per element."""
+    cfg = arch.config
+    if arch.family == "mamba":
+        raise ValueError(f"{arch.name} is a state-space model: it has no KV cache")
+    heads = cfg["num_attention_heads"]
+    kv_heads = cfg.get("num_key_value_heads") or heads
+    head_dim = cfg.get("head_dim") or cfg["hidden_size"] // heads
+    return 2 * cfg["num_hidden_layers"] * kv_heads * head_dim * tokens * dtype_bytes
+
+
+def mamba_state_bytes(arch: SequenceArch, conv_bytes: int, ssm_bytes: int) -> int:
+    """Mamba's recurrent state per sequence: per layer a conv window (d_inner x d_conv) and the SSM state
+    (d_inner x d_state), Gu & Dao 2023 §3.3 and Algorithm 2; independent of the tokens seen."""
+    cfg = arch.config
+    inner = cfg["expand"] * cfg["hidden_size"]
+    return cfg["num_hidden_layers"] * inner * (cfg["conv_kernel"] * conv_bytes + cfg["state_size"] * ssm_bytes)
+
+
+def attention_flops_per_context_token(arch: SequenceArch) -> int:
+    """FLOPs one decode step spends per cached token: QK^T and AV, each 2 x heads x head_dim, per layer."""
+    cfg = arch.config
+    heads = cfg["num_attention_heads"]
+    head_dim = cfg.get("head_dim") or cfg["hidden_size"] // heads
+    return 2 * 2 * cfg["num_hidden_layers"] * heads * head_dim
+
+
+def token_ids(n: int, device: str = "cpu", seed: int = 0, vocab: int = 50000) -> Any:
+    """A deterministic (1, n) batch of token ids below `vocab`."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(1, vocab, (1, n), generator=gen).to(device)
+
+
+def prefill(model: Any, n: int, device: str = "cpu") -> tuple[Any, Any]:
+    """Run n prompt tokens with a cache: (the real cache object, the next greedy token as a (1, 1) batch)."""
+    import torch
+
+    with torch.no_grad():
+        out = model(input_ids=token_ids(n, device), use_cache=True)
+    return out.cache, out.logits[:, -1:].argmax(-1)
+
+
+def decode_step(model: Any, cache: Any, token: Any) -> Any:
+    """One generated token fed back with the cache; returns the next greedy token."""
+    import torch
+
+    with torch.no_grad():
+        out = model(input_ids=token, cache=cache, use_cache=True)
+    return out.logits[:, -1:].argmax(-1)
+
+
+class TokenTicker:
+    """A transformers streamer that calls tick() once per generated token (its first put is the prompt)."""
+
+    def __init__(self, tick: Any) -> None:
+        self._tick = tick
+        self._prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        if self._prompt_seen:
+            self._tick()
+        self._prompt_seen = True
+
+    def end(self) -> None:
+        pass
+
+
+def generate_greedy(model: Any, prompt: Any, new_tokens: int, tick: Any = None) -> Any:
+    """model.generate for exactly `new_tokens` greedy tokens (the tiny configs have no eos token)."""
+    import torch
+
+    streamer = TokenTicker(tick) if tick is not None else None
+    with torch.no_grad():
+        return model.generate(prompt, max_new_tokens=new_tokens, do_sample=False, streamer=streamer,
+                              return_dict_in_generate=True)
