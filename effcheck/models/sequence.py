@@ -83,8 +83,8 @@ def hf_config(arch: SequenceArch, attn_implementation: str | None = None) -> Any
 def hf_model(arch: SequenceArch, device: str = "cpu", dtype: str = "float32", attn: str = "sdpa", seed: int = 0) -> Any:
     """The causal LM for `arch`, random weights, eval mode; device 'meta' builds shapes only.
 
-    attn="eager" computes attention with matmuls, which FlopCounterMode counts; the CPU SDPA kernel
-    (aten._scaled_dot_product_flash_attention_for_cpu) has no FLOP formula and would count as zero.
+    attn="eager" computes attention as explicit matmuls (QK^T, softmax, AV), so the FLOPs a decode step
+    spends per cached token are the ones a reader derives by hand, whatever fused kernel SDPA would pick.
     """
     transformers = require("transformers", "llm")
     import torch
