@@ -257,7 +257,9 @@ def test_latency(name, benchmark, device, effcheck):
     benchmark.extra_info.update(model=name, batch=1, resolution=LATENCY_RESOLUTION, device=device)
     benchmark.pedantic(_synced(run, device), rounds=3, warmup_rounds=1)
     # The claim: cost per multiply-add against the reference, timed interleaved in this process.
-    times = ab_ratio(run, run_ref, device=device, rounds=7, warmup=1, label_a=name, label_b=reference)
+    # Blocks of >= 50 ms and 9 rounds: enough for a median that a few preempted rounds do not move.
+    times = ab_ratio(run, run_ref, device=device, rounds=9, warmup=1, min_block_s=0.05,
+                     label_a=name, label_b=reference)
     macs, macs_ref = macs_at(name, LATENCY_RESOLUTION), macs_at(reference, LATENCY_RESOLUTION)
     macs_ratio = macs / macs_ref
     effcheck.check(Measurement(
@@ -276,7 +278,7 @@ def test_efficientnet_b0_latency_vs_resnet50(device, effcheck):
     x = image_batch(LATENCY_RESOLUTION, device)
     resnet50 = _forward(timm_model("resnet50", device), x)
     efficientnet_b0 = _forward(timm_model("efficientnet_b0", device), x)
-    times = ab_ratio(resnet50, efficientnet_b0, device=device, rounds=9,
+    times = ab_ratio(resnet50, efficientnet_b0, device=device, rounds=9, min_block_s=0.05,
                      label_a="resnet50", label_b="efficientnet_b0")
     macs = {n: macs_at(n, LATENCY_RESOLUTION) for n in ("resnet50", "efficientnet_b0")}
     params = {n: count_params(timm_model(n, "meta")) for n in ("resnet50", "efficientnet_b0")}

@@ -96,9 +96,9 @@ EFFICIENTNET_MACS_TABLE = Claim(
     comparison="<=",
     expected=1.0,
     better="lower",
-    refuted="Table 2's FLOPs are off by several rounding steps for B1, B4, B5 and B7 (B4 and B5 by 4-5%), "
-            "in both directions, so no counting convention (leaving out SE, the classifier or the stem) "
-            "explains them: the table does not state the architectures' multiply-adds to its printed digits",
+    refuted="Table 2's FLOPs miss the architectures' multiply-adds by more than their rounding for B1, B4, "
+            "B5 and B7 (B4 and B5 by about 4%), and in both directions (B1 lower, the others higher), so no "
+            "counting convention such as leaving out SE, the stem or the classifier explains them",
 )
 
 EFFICIENTNET_COMPOUND_SCALING = Claim(
@@ -115,8 +115,9 @@ EFFICIENTNET_COMPOUND_SCALING = Claim(
     comparison="<=",
     expected=0.0,
     better="lower",
-    refuted="the published B3-B7 coefficients do not follow one phi: their depth multipliers correspond to a "
-            "smaller phi than their widths and resolutions, even allowing for the one-decimal rounding",
+    refuted="the published coefficients from B4 up (B3 marginally) do not follow one phi: their depth "
+            "multipliers correspond to a smaller phi than their widths and resolutions, even allowing for "
+            "the one-decimal rounding; only B1 and B2 fit Eq. 3",
 )
 
 EFFICIENTNET_COMPOUND_SCALING_FLOPS = Claim(
