@@ -32,6 +32,7 @@ from effcheck.models.sequence import (
     generate_greedy,
     hf_model,
     kv_cache_bytes,
+    mamba_state_bytes,
     prefill,
     token_ids,
 )
@@ -69,11 +70,12 @@ def tiny_rwkv_cpu(rwkv_dir):
 
 @pytest.fixture(scope="module")
 def tiny_pipeline(rwkv_dir, tiny_rwkv_cpu, device):
-    model = tiny_rwkv_cpu if device == "cpu" else load_rwkv4(rwkv_dir / "tiny-world.pth", rwkv_strategy(device))
-    return world_pipeline(model)
+    if device == "cpu":
+        return world_pipeline(tiny_rwkv_cpu)
+    return world_pipeline(load_rwkv4(rwkv_dir / "tiny-world.pth", rwkv_strategy(device)))
 
 
-# -- the lab as written, and the lab on the current API ----------------------------------------------------------
+# -- the lab as written, and the lab on the current API ---------------------------------------------
 @pytest.mark.claim(claims.LAB_API_CURRENT)
 def test_lab_api_current(effcheck, tmp_path, device):
     calls = replay_lab_calls(tmp_path, rwkv_strategy(device))
@@ -105,7 +107,8 @@ def test_rwkv_memory_flat(effcheck, tiny_pipeline, device):
     sweep = peak_at_counts(lambda tick: generate_lab(tiny_pipeline, claims.LAB_SWEEP[-1], tick),
                            claims.LAB_SWEEP, device)
     _check_sweep(effcheck, sweep, model=f"tiny RWKV-4 {RWKV4_TINY_WORLD}", strategy=rwkv_strategy(device),
-                 generation="rwkv PIPELINE.generate, the lab's prompt and sampling arguments, World tokenizer")
+                 generation="rwkv PIPELINE.generate, the lab's prompt and sampling arguments, World "
+                            "tokenizer")
 
 
 @pytest.mark.claim(claims.MAMBA_MEMORY_FLAT)
@@ -130,8 +133,8 @@ def test_transformer_memory_grows(effcheck, device):
     effcheck.check(Measurement(
         value=(last - first) / kv,
         unit="x",
-        method=f"peak growth from {first_n} to {last_n} generated tokens over the closed-form KV bytes of the "
-               f"tokens in between; {sweep.method}",
+        method=f"peak growth from {first_n} to {last_n} generated tokens over the closed-form KV bytes of "
+               f"the tokens in between; {sweep.method}",
         device=device,
         series=sweep.series,
         details={**{f"peak_bytes_at_{n}": b for n, b in sweep.series}, "kv_bytes_added": kv,
@@ -149,10 +152,11 @@ def test_rwkv_lab_memory_flat_cuda_fp16(effcheck, device, tmp_path):
     pipeline = world_pipeline(load_rwkv4(path, rwkv_strategy(device, "fp16")))
     sweep = peak_per_run(lambda n: generate_lab(pipeline, n), claims.LAB_SWEEP, device)
     _check_sweep(effcheck, sweep, model=f"RWKV-4 World 0.1B shape {RWKV4_WORLD_0B1}",
-                 strategy=rwkv_strategy(device, "fp16"), allocated_after_load=torch.cuda.memory_allocated(device))
+                 strategy=rwkv_strategy(device, "fp16"),
+                 allocated_after_load=torch.cuda.memory_allocated(device))
 
 
-# -- the state itself, exactly -----------------------------------------------------------------------------------
+# -- the state itself, exactly ---------------------------------------------------------------------
 def _exact_points(points: dict[int, int], expected: float, unit_per_token: bool, **details) -> Measurement:
     values = {n: (b / n if unit_per_token else b) for n, b in points.items()}
     return Measurement(
@@ -203,12 +207,12 @@ def test_mamba_state_bytes_constant(effcheck):
 @pytest.mark.claim(claims.KV_CACHE_LINEAR)
 def test_transformer_kv_cache_linear(effcheck):
     points, lengths, cache_type = _hf_state_points(TINY_LLAMA)
-    assert lengths == {n: n for n in points}, f"the cache holds {lengths} tokens, expected one per processed token"
+    assert lengths == {n: n for n in points}, f"the cache holds {lengths} tokens, not one per token processed"
     effcheck.check(_exact_points(points, effcheck.claim.expected, True, cache=cache_type,
                                  formula="2 x layers x kv_heads x head_dim x tokens x 4 bytes"))
 
 
-# -- full published sizes ----------------------------------------------------------------------------------------
+# -- full published sizes --------------------------------------------------------------------------
 @pytest.mark.claim(claims.STATE_VS_KV_AT_100K)
 def test_state_vs_kv_at_100k(effcheck, rwkv_dir):
     import torch
@@ -236,15 +240,21 @@ def test_state_vs_kv_at_100k(effcheck, rwkv_dir):
     pythia = hf_model(PYTHIA_160M, "meta", "float16")
     kv = {n: tensor_bytes(prefill(pythia, n, "meta")[0]) for n in (1_000, 100_000)}
     formula = {n: kv_cache_bytes(PYTHIA_160M, n, 2) for n in kv}
-    assert kv == formula, f"Pythia-160m cache {kv} differs from 2 x layers x heads x head_dim x tokens x 2 B {formula}"
-    assert before_shapes == after_shapes, f"a decode step changed RWKV's state shapes: {before_shapes} -> {after_shapes}"
+    assert kv == formula, f"Pythia-160m cache {kv} is not 2 x layers x heads x head_dim x tokens x 2 B"
+    assert before_shapes == after_shapes, f"a step changed RWKV's state: {before_shapes} -> {after_shapes}"
+    # the closed forms, with the dtypes the libraries keep: rwkv holds token shifts in fp16 and the WKV
+    # sums in fp32; transformers' Mamba keeps the conv window in fp16 and the SSM state in fp32
+    rwkv_closed = claims.rwkv4_state_bytes(RWKV4_PILE_169M.n_layer, RWKV4_PILE_169M.n_embd, 2)
+    mamba_closed = mamba_state_bytes(MAMBA_130M, 2, 4)
+    assert (rwkv_after, mamba_after) == (rwkv_closed, mamba_closed), "full-size state is not the closed form"
     effcheck.check(Measurement(
         value=max(rwkv_after / rwkv_before, mamba_after / mamba_before),
         unit="x",
-        method="RWKV-4 169M through rwkv ('cpu fp16', a checkpoint with every real shape and constant values) and "
-               "Mamba-130m through transformers (meta, fp16): state bytes after two consecutive decode steps "
-               "(after an 8-token prompt); a step takes no position and maps the state onto the same shapes, "
-               "so these are the bytes at 1K and at 100K generated tokens. Pythia-160m (meta, fp16): its "
+        method="RWKV-4 169M through rwkv ('cpu fp16', a checkpoint with every real shape and constant "
+               "values) and Mamba-130m through transformers (meta, fp16): state bytes after two consecutive "
+               "decode steps (after an 8-token prompt); a step takes no position and maps the state onto the "
+               "same shapes, so these are the bytes at 1K and at 100K generated tokens. Pythia-160m (meta, "
+               "fp16): its "
                "DynamicCache after 1K- and 100K-token prompts",
         device="cpu+meta",
         series=tuple(kv.items()),
@@ -259,7 +269,7 @@ def test_state_vs_kv_at_100k(effcheck, rwkv_dir):
     ))
 
 
-# -- work per generated token ------------------------------------------------------------------------------------
+# -- work per generated token ----------------------------------------------------------------------
 def _flops_ratio_measurement(flops: dict[int, int], what: str) -> Measurement:
     return Measurement(
         value=max(flops.values()) / min(flops.values()),
@@ -276,7 +286,7 @@ def test_decode_cost_rwkv(effcheck, tiny_rwkv_cpu):
 
     model, flops, state, done = tiny_rwkv_cpu, {}, None, 0
     ids = token_ids(claims.DECODE_CONTEXTS[-1], vocab=RWKV4_TINY_WORLD.vocab_size)[0].tolist()
-    for context in claims.DECODE_CONTEXTS:  # the state grows from one context to the next, as in a long prompt
+    for context in claims.DECODE_CONTEXTS:  # one long prompt, its state read at each context length
         _, state = forward_tokens(model, ids[done:context], state)
         done = context
         flops[context] = count_flops(model.forward, [ids[0]], list(state))
@@ -303,14 +313,15 @@ def test_decode_cost_transformer(effcheck):
         cache, token = prefill(model, context, "meta")
         flops[context] = count_flops(decode_step, model, cache, token)
     c = claims.DECODE_CONTEXTS
-    slopes = [(flops[b] - flops[a]) / (b - a) for a, b in zip(c, c[1:])]
+    segments = list(zip(c, c[1:], strict=False))
+    slopes = [(flops[b] - flops[a]) / (b - a) for a, b in segments]
     effcheck.check(Measurement(
         value=farthest_from(slopes, effcheck.claim.expected),
         unit="FLOPs/token",
-        method="FlopCounterMode FLOPs of one decode step after each context length, tiny Llama-style on meta with "
-               "eager attention (matmuls the counter sees); slope between consecutive contexts",
+        method="FlopCounterMode FLOPs of one decode step after each context length, tiny Llama-style on "
+               "meta with eager attention (explicit matmuls); slope between consecutive contexts",
         device="meta",
         series=tuple(flops.items()),
         details={**{f"decode_flops_at_{n}": f for n, f in flops.items()},
-                 **{f"slope_{a}_{b}": s for (a, b), s in zip(zip(c, c[1:]), slopes)}},
+                 **{f"slope_{a}_{b}": s for (a, b), s in zip(segments, slopes, strict=True)}},
     ))

@@ -22,7 +22,7 @@ def one_torch_thread():
     torch.set_num_threads(saved)
 
 
-# -- configs ------------------------------------------------------------------------------------------------------
+# -- configs -------------------------------------------------------------------------------------------
 def test_pythia_160m_has_its_published_parameter_count():
     assert count_params(M.hf_model(M.PYTHIA_160M, "meta")) == 162_322_944  # Biderman et al. 2023, Table 1
 
@@ -70,7 +70,7 @@ def test_generate_greedy_makes_exactly_the_tokens_asked_and_ticks_each():
     assert out.sequences.shape == (1, 10) and len(ticks) == 6
 
 
-# -- the sweep meter ----------------------------------------------------------------------------------------------
+# -- the sweep meter -----------------------------------------------------------------------------------
 def _allocating_generation(per_token: int, oom_at: int | None = None, stop_at: int | None = None):
     """Keeps per_token more bytes alive at each token; raises like torch does when out of memory."""
 
@@ -118,7 +118,7 @@ def test_a_generation_that_stops_early_fails_its_later_points():
 def test_peak_per_run_keeps_going_after_an_out_of_memory():
     def generate_n(n):
         if n == 4:
-            raise RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 1 bytes. out of memory")
+            raise RuntimeError("DefaultCPUAllocator: out of memory: you tried to allocate 1 bytes")
         return torch.ones(n * 10, dtype=torch.uint8)
 
     sweep = S.peak_per_run(generate_n, (2, 4, 8))
@@ -149,7 +149,7 @@ def test_sweep_point_needs_bytes_or_an_error():
         S.SweepPoint(5, 10, "oom")
 
 
-# -- one long run read at checkpoints == separate runs, and the lean tracker == the core tracker ------------------
+# -- one long run read at checkpoints == separate runs, and the lean tracker == the core tracker -------
 @pytest.mark.parametrize("arch", [M.TINY_MAMBA, M.TINY_LLAMA], ids=lambda a: a.name)
 def test_checkpoint_readings_equal_separate_runs(arch):
     model, prompt = M.hf_model(arch, "cpu"), M.token_ids(4)

@@ -12,14 +12,16 @@ from effcheck.records import Claim
 
 LAB_SWEEP = (50, 100, 200, 400)  # §6.2: `for n_tokens in [50, 100, 200, 400]`
 DECODE_CONTEXTS = (128, 1024, 4096)
-_FLAT_MARGIN = ("the lab reads the sweep as 'memory usage barely increases with generation length'; we allow "
-                "1% from 50 to 400 tokens, and the same sweep on the Transformer control must grow by at least "
-                "its KV cache (sequence/transformer/memory_grows), so the meter is shown to see growth")
+_FLAT_MARGIN = ("the lab reads the sweep as 'memory usage barely increases with generation length'; we "
+                "allow 1% from 50 to 400 tokens, and the same sweep on the Transformer control must grow by "
+                "at least its KV cache (sequence/transformer/memory_grows), so the meter is shown to see "
+                "growth")
 
 
 def rwkv4_state_bytes(n_layer: int, n_embd: int, act_bytes: int) -> int:
     """rwkv's RWKV-4 state per layer: token-shift vectors for attention and FFN (activation dtype) and the
-    WKV numerator, denominator and running max (fp32): Peng et al. 2023 §4.2 (RNN mode); rwkv.model."""
+    WKV numerator, denominator and running max (fp32): Peng et al. 2023 (RWKV), the recurrent form of WKV;
+    rwkv.model's state layout."""
     return n_layer * n_embd * (2 * act_bytes + 3 * 4)
 
 
@@ -96,7 +98,8 @@ RWKV_STATE_CONSTANT = Claim(
     id="sequence/rwkv/state_bytes_constant",
     statement="RWKV's recurrent state has the same bytes after 50, 100, 200 and 400 tokens: 5 vectors of "
               "n_embd per layer (tiny RWKV-4, rwkv package, fp32)",
-    source="article §2.6 ('RNN's O(1) inference memory'); Peng et al. 2023 (RWKV) §4.2; rwkv.model state layout",
+    source="article §2.6 ('RNN's O(1) inference memory'); Peng et al. 2023 (RWKV), recurrent form of WKV; "
+           "rwkv.model state layout",
     metric="state bytes at the length farthest from the closed form",
     unit="bytes",
     comparison="==",
@@ -108,7 +111,8 @@ MAMBA_STATE_CONSTANT = Claim(
     id="sequence/mamba/state_bytes_constant",
     statement="Mamba's cache (conv window and SSM state per layer) has the same bytes after 50, 100, 200 "
               "and 400 tokens (tiny Mamba, transformers, fp32)",
-    source="article §2.6 ('no KV cache, inference memory is constant'); Gu & Dao 2023 (Mamba) §3.3",
+    source="article §2.6 ('no KV cache, inference memory is constant'); Gu & Dao 2023 (Mamba): the "
+           "selective SSM's state (d_inner x d_state) and the short convolution's window (d_conv) per layer",
     metric="cache bytes at the length farthest from the closed form",
     unit="bytes",
     comparison="==",
@@ -130,10 +134,12 @@ KV_CACHE_LINEAR = Claim(
 
 STATE_VS_KV_AT_100K = Claim(
     id="sequence/state_vs_kv_at_100k",
-    statement="at full published sizes, processing 1K and 100K tokens uses the same state memory for RWKV-4 "
-              "169M and Mamba-130m, while a Transformer of similar size (Pythia-160m) holds a KV cache 100x larger",
+    statement="at full published sizes, processing 1K and 100K tokens uses the same state memory for "
+              "RWKV-4 169M and Mamba-130m, while a Transformer of similar size (Pythia-160m) holds a KV "
+              "cache 100x larger",
     source="article §2.6 ('processing 1K tokens and 100K tokens uses the same amount of memory') and §3 "
-           "scenario 2; configs: BlinkDL/rwkv-4-pile-169m, state-spaces/mamba-130m-hf, EleutherAI/pythia-160m",
+           "scenario 2; configs: BlinkDL/rwkv-4-pile-169m, state-spaces/mamba-130m-hf, "
+           "EleutherAI/pythia-160m",
     metric="recurrent state bytes at 100K / at 1K tokens (the larger of RWKV-4 169M and Mamba-130m, fp16)",
     unit="x",
     comparison="==",
@@ -145,7 +151,7 @@ DECODE_COST_RWKV = Claim(
     id="sequence/decode_cost_vs_context/rwkv",
     statement="RWKV's work per generated token does not depend on the context: decode FLOPs after 128, 1K "
               "and 4K tokens are equal (tiny RWKV-4, rwkv package)",
-    source="article §2.6 table (RWKV inference O(n) in total, so constant per token); Peng et al. 2023 §4.2",
+    source="article §2.6 table (RWKV inference O(n) in total, so constant per token); Peng et al. 2023",
     metric="decode FLOPs per token, largest / smallest over the contexts",
     unit="x",
     comparison="==",
@@ -157,7 +163,7 @@ DECODE_COST_MAMBA = Claim(
     id="sequence/decode_cost_vs_context/mamba",
     statement="Mamba's work per generated token does not depend on the context: decode FLOPs after 128, 1K "
               "and 4K tokens are equal (tiny Mamba, transformers)",
-    source="article §2.6 and table (Mamba inference O(n) in total, so constant per token); Gu & Dao 2023 §3.3",
+    source="article §2.6 and table (Mamba inference O(n) in total, so constant per token); Gu & Dao 2023",
     metric="decode FLOPs per token, largest / smallest over the contexts",
     unit="x",
     comparison="==",
@@ -167,10 +173,12 @@ DECODE_COST_MAMBA = Claim(
 
 DECODE_COST_TRANSFORMER = Claim(
     id="sequence/decode_cost_vs_context/transformer",
-    statement="a Transformer's work per generated token grows linearly with the context: each cached token "
-              "adds QK^T and AV work, 4 x layers x heads x head_dim FLOPs (tiny Llama-style, eager attention)",
+    statement="a Transformer's work per generated token grows linearly with the context: each cached "
+              "token adds QK^T and AV work, 4 x layers x heads x head_dim FLOPs (tiny Llama-style, eager "
+              "attention)",
     source="article §2.4 ('computation O(n^2)') and §2.6 table (Transformer inference O(n^2) in total)",
-    metric="decode FLOPs per added context token, on the segment (128-1K, 1K-4K) farthest from the closed form",
+    metric="decode FLOPs per added context token, on the segment (128-1K, 1K-4K) farthest from the "
+           "closed form",
     unit="FLOPs/token",
     comparison="==",
     expected=attention_flops_per_context_token(TINY_LLAMA),

@@ -73,7 +73,8 @@ def live_tensor_bytes() -> Any:
                 nbytes = storage.nbytes()
                 self.current += nbytes
                 self.peak = max(self.peak, self.current)
-                self._refs[key] = weakref.ref(storage, lambda _, key=key, nbytes=nbytes: self._freed(key, nbytes))
+                self._refs[key] = weakref.ref(
+                    storage, lambda _, key=key, nbytes=nbytes: self._freed(key, nbytes))
             return out
 
     return LiveTensorBytes()

@@ -27,7 +27,7 @@ class SweepPoint:
 
     def __post_init__(self) -> None:
         if (self.peak_bytes is None) == (self.error is None):
-            raise ValueError(f"sweep point at {self.tokens} tokens needs exactly one of peak_bytes and error")
+            raise ValueError(f"sweep point at {self.tokens} tokens needs one of peak_bytes and error")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ class MemorySweep:
     def failure_message(self, what: str) -> str:
         done = ", ".join(f"{t} tokens: {b} B" for t, b in self.series) or "none"
         failed = "; ".join(f"{p.tokens} tokens: {p.error}" for p in self.failures)
-        return f"{what}: the sweep did not complete ({failed}); measured points: {done}; method: {self.method}"
+        return (f"{what}: the sweep did not complete ({failed}); measured points: {done}; "
+                f"method: {self.method}")
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -133,8 +134,8 @@ def peak_at_counts(generate: Callable[[Callable[[], None]], Any], counts: Sequen
             error = f"out of memory after {done} tokens: {' '.join(str(exc).split())[:200]}"
     if error is None and done < counts[-1]:
         error = f"generation stopped after {done} tokens"
-    points = tuple(SweepPoint(c, readings[c]) if c in readings else SweepPoint(c, None, error or "not reached")
-                   for c in counts)
+    points = tuple(SweepPoint(c, readings[c]) if c in readings
+                   else SweepPoint(c, None, error or "not reached") for c in counts)
     method = f"one generation of {counts[-1]} tokens, peak so far read at each count; {peak.method}"
     return MemorySweep(points, method, device)
 

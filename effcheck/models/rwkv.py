@@ -16,7 +16,7 @@ import gc
 import math
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,9 @@ WORLD_TOKENIZER = "rwkv_vocab_v20230424"
 WORLD_VOCAB = 65536
 
 # Keys a later RWKV generation adds; rwkv.model.RWKV switches version when it sees them.
-_LATER_VERSION_MARKERS = {"ln_x": "5", "gate.": "5.1", "time_maa": "6", "time_faaaa": "6", "time_state": "5/6"}
+_LATER_VERSION_MARKERS = {
+    "ln_x": "5", "gate.": "5.1", "time_maa": "6", "time_faaaa": "6", "time_state": "5/6",
+}
 
 
 class CheckpointLayoutError(EffcheckError, ValueError):
@@ -115,7 +117,8 @@ def infer_rwkv4_config(state: Mapping[str, Any]) -> Rwkv4Config:
     layers = {int(k.split(".")[1]) for k in state if k.startswith("blocks.") and k.split(".")[1].isdigit()}
     return Rwkv4Config(
         n_layer=max(layers) + 1, n_embd=n_embd, vocab_size=vocab, source="inferred from the checkpoint",
-        n_att=int(state["blocks.0.att.key.weight"].shape[0]), n_ffn=int(state["blocks.0.ffn.key.weight"].shape[0]),
+        n_att=int(state["blocks.0.att.key.weight"].shape[0]),
+        n_ffn=int(state["blocks.0.ffn.key.weight"].shape[0]),
     )
 
 
@@ -127,8 +130,8 @@ def validate_rwkv4(state: Mapping[str, Any], config: Rwkv4Config | None = None) 
         marker = next((m for m in _LATER_VERSION_MARKERS if m in key), None)
         if marker is not None:
             raise CheckpointLayoutError(
-                f"{key} is an RWKV-{_LATER_VERSION_MARKERS[marker]} key: rwkv would load this file as a later "
-                "version, not RWKV-4")
+                f"{key} is an RWKV-{_LATER_VERSION_MARKERS[marker]} key: rwkv would load this file as a "
+                "later version, not RWKV-4")
     missing = [k for k in layout if k not in state]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
@@ -143,11 +146,13 @@ def validate_rwkv4(state: Mapping[str, Any], config: Rwkv4Config | None = None) 
         if not hasattr(value, "shape"):
             raise CheckpointLayoutError(f"{key} is a {type(value).__name__}, not a tensor")
         if found != shape:
-            raise CheckpointLayoutError(f"{key} has shape {found}, RWKV-4 with n_embd {config.n_embd} needs {shape}")
+            raise CheckpointLayoutError(
+                f"{key} has shape {found}, RWKV-4 with n_embd {config.n_embd} needs {shape}")
     return config
 
 
-def rwkv4_state_dict(config: Rwkv4Config, *, seed: int = 0, values: str = "random", dtype: Any = None) -> dict:
+def rwkv4_state_dict(config: Rwkv4Config, *, seed: int = 0, values: str = "random",
+                     dtype: Any = None) -> dict[str, Any]:
     """Tensors for every RWKV-4 key.
 
     values="random": seeded values in the ranges RWKV-4's trainer initialises to (decays spread over
@@ -173,7 +178,7 @@ def rwkv4_state_dict(config: Rwkv4Config, *, seed: int = 0, values: str = "rando
         elif key.endswith("time_decay"):
             state[key] = torch.linspace(-5.0, 3.0, shape[0]).to(dtype)  # per-channel decay speeds
         elif key.endswith("time_first"):
-            state[key] = torch.full(shape, math.log(0.3), dtype=dtype)  # the trainer's bonus for the current token
+            state[key] = torch.full(shape, math.log(0.3), dtype=dtype)  # the trainer's current-token bonus
         elif "time_mix" in key:
             state[key] = torch.rand(shape, generator=gen).to(dtype)
         else:
@@ -210,7 +215,7 @@ def import_rwkv() -> tuple[Any, Any]:
     import torch
 
     require("rwkv", "llm")
-    with warnings.catch_warnings():  # torch 2.10+ deprecates the TorchScript decorators rwkv applies on import
+    with warnings.catch_warnings():  # torch deprecates the TorchScript decorators rwkv applies on import
         warnings.filterwarnings("ignore", message=".*torch.jit.*deprecated", category=FutureWarning)
         model_mod = require("rwkv.model", "llm")
     utils_mod = require("rwkv.utils", "llm")
@@ -225,7 +230,8 @@ def import_rwkv() -> tuple[Any, Any]:
 
 
 def load_rwkv4(path: str | Path, strategy: str) -> Any:
-    """Validate an RWKV-4 checkpoint, then load it with rwkv.model.RWKV on `strategy` ('cpu fp32', 'cuda fp16')."""
+    """Validate an RWKV-4 checkpoint, then load it with rwkv.model.RWKV on `strategy` ('cpu fp32',
+    'cuda fp16')."""
     import warnings
 
     import torch
@@ -264,13 +270,14 @@ def shipped_tokenizer_files() -> list[str]:
     """Tokenizer and vocabulary files inside the installed rwkv package."""
     _, utils_mod = import_rwkv()
     root = Path(utils_mod.__file__).parent
-    return sorted(p.name for p in root.iterdir()
-                  if p.suffix in (".json", ".txt") and ("token" in p.name.lower() or "vocab" in p.name.lower()))
+    return sorted(p.name for p in root.iterdir() if p.suffix in (".json", ".txt")
+                  and ("token" in p.name.lower() or "vocab" in p.name.lower()))
 
 
-# -- the article's lab (§6.1-6.2) -----------------------------------------------------------------------------
+# -- the article's lab (§6.1-6.2) ----------------------------------------------------------------------
 LAB_PROMPT = "The key advantage of efficient architecture design is"
-LAB_ARGS = {"temperature": 1.0, "top_p": 0.7, "alpha_frequency": 0.25, "alpha_presence": 0.25}  # less token_count
+# the lab's PIPELINE_ARGS, less token_count (which the current PIPELINE_ARGS refuses)
+LAB_ARGS = {"temperature": 1.0, "top_p": 0.7, "alpha_frequency": 0.25, "alpha_presence": 0.25}
 
 
 @dataclass(frozen=True)
@@ -289,6 +296,17 @@ def _attempt(calls: list[LabCall], code: str, fn: Callable[[], Any]) -> Any:
     return result
 
 
+@contextlib.contextmanager
+def _working_directory(path: Path) -> Iterator[None]:
+    """contextlib.chdir, which Python 3.10 lacks."""
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def replay_lab_calls(workdir: str | Path, strategy: str) -> tuple[LabCall, ...]:
     """Run the lab's four rwkv calls as written, in a folder holding only what the lab downloads (its model,
     as rwkv-169m.pth: here a tiny RWKV-4 with the lab model's Pile vocabulary). Where a call fails, the
@@ -299,7 +317,7 @@ def replay_lab_calls(workdir: str | Path, strategy: str) -> tuple[LabCall, ...]:
     workdir = Path(workdir)
     write_rwkv4_checkpoint(workdir / "rwkv-169m", RWKV4_TINY_PILE)
     calls: list[LabCall] = []
-    with contextlib.chdir(workdir), warnings.catch_warnings():
+    with _working_directory(workdir), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*torch.jit.*deprecated", category=FutureWarning)
         gc.freeze()  # see load_rwkv4: the loader's per-layer gc.collect() calls, cheap
         try:
@@ -312,8 +330,9 @@ def replay_lab_calls(workdir: str | Path, strategy: str) -> tuple[LabCall, ...]:
                         lambda: utils_mod.PIPELINE_ARGS(**LAB_ARGS, token_count=0))
         args = args or utils_mod.PIPELINE_ARGS(**LAB_ARGS)
         if model is None:
-            return (*calls, *(LabCall(code, "not run: the model did not load") for code in (
-                'PIPELINE(model, "20B_tokenizer.json")', "pipeline.generate(prompt, token_count=50, args=args)")))
+            needs_model = ('PIPELINE(model, "20B_tokenizer.json")',
+                           "pipeline.generate(prompt, token_count=50, args=args)")
+            return (*calls, *(LabCall(code, "not run: the model did not load") for code in needs_model))
         pipeline = _attempt(calls, 'PIPELINE(model, "20B_tokenizer.json")',
                             lambda: utils_mod.PIPELINE(model, "20B_tokenizer.json"))
         pipeline = pipeline or world_pipeline(model)
@@ -338,7 +357,8 @@ class _TickingModel:
         return self._model.forward(tokens, state)
 
 
-def generate_lab(pipeline: Any, token_count: int, tick: Callable[[], None] | None = None, seed: int = 0) -> str:
+def generate_lab(pipeline: Any, token_count: int, tick: Callable[[], None] | None = None,
+                 seed: int = 0) -> str:
     """The lab's generation on the current API: pipeline.generate(LAB_PROMPT, token_count, args) with the
     lab's sampling arguments; the sampler draws from numpy's global generator, seeded here and restored."""
     import numpy as np
@@ -352,7 +372,8 @@ def generate_lab(pipeline: Any, token_count: int, tick: Callable[[], None] | Non
     if tick is not None:
         pipeline.model = _TickingModel(model, tick)
     try:
-        text = pipeline.generate(LAB_PROMPT, token_count=token_count, args=utils_mod.PIPELINE_ARGS(**LAB_ARGS))
+        args = utils_mod.PIPELINE_ARGS(**LAB_ARGS)
+        text = pipeline.generate(LAB_PROMPT, token_count=token_count, args=args)
     finally:
         pipeline.model = model
         np.random.set_state(saved)

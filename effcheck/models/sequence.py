@@ -40,14 +40,14 @@ MAMBA_130M = SequenceArch(
          time_step_rank=48, use_bias=False, use_conv_bias=True, hidden_act="silu", layer_norm_epsilon=1e-5,
          residual_in_fp32=True, tie_word_embeddings=True, bos_token_id=0, eos_token_id=0, pad_token_id=0),
     "state-spaces/mamba-130m-hf config.json (d_model 768, n_layer 24, vocab 50280, d_state 16, expand 2, "
-    "d_conv 4); Gu & Dao 2023 (Mamba) Table 12: 130M",
+    "d_conv 4); Gu & Dao 2023 (Mamba): the 130M model of its language-modelling evaluations",
 )
 PYTHIA_160M = SequenceArch(
     "pythia-160m", "gpt_neox",
-    dict(vocab_size=50304, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-         hidden_act="gelu", max_position_embeddings=2048, rotary_pct=0.25, rotary_emb_base=10000,
-         layer_norm_eps=1e-5, use_parallel_residual=True, tie_word_embeddings=False, attention_bias=True,
-         bos_token_id=0, eos_token_id=0),
+    dict(vocab_size=50304, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+         intermediate_size=3072, hidden_act="gelu", max_position_embeddings=2048, rotary_pct=0.25,
+         rotary_emb_base=10000, layer_norm_eps=1e-5, use_parallel_residual=True, tie_word_embeddings=False,
+         attention_bias=True, bos_token_id=0, eos_token_id=0),
     "EleutherAI/pythia-160m config.json; Biderman et al. 2023 (Pythia) Table 1: 162,322,944 parameters, "
     "12 layers, d_model 768, 12 heads. The RWKV paper's own same-size baseline, trained on the same Pile",
 )
@@ -55,18 +55,21 @@ TINY_MAMBA = SequenceArch(
     "tiny-mamba", "mamba",
     dict(vocab_size=50280, hidden_size=64, num_hidden_layers=2, state_size=16, expand=2, conv_kernel=4,
          time_step_rank=4, use_bias=False, use_conv_bias=True, hidden_act="silu", layer_norm_epsilon=1e-5,
-         residual_in_fp32=True, tie_word_embeddings=True, bos_token_id=None, eos_token_id=None, pad_token_id=None),
-    "tiny Mamba for CPU generation: Mamba-130m's d_state, expand, d_conv and vocabulary, 2 layers of width 64; "
-    "no eos token so a sweep generates exactly the tokens asked for",
+         residual_in_fp32=True, tie_word_embeddings=True, bos_token_id=None, eos_token_id=None,
+         pad_token_id=None),
+    "tiny Mamba for CPU generation: Mamba-130m's d_state, expand, d_conv and vocabulary, 2 layers of "
+    "width 64; no eos token so a sweep generates exactly the tokens asked for",
 )
 TINY_LLAMA = SequenceArch(
     "tiny-llama", "llama",
     dict(vocab_size=50280, hidden_size=64, intermediate_size=176, num_hidden_layers=2, num_attention_heads=4,
-         num_key_value_heads=2, head_dim=16, hidden_act="silu", max_position_embeddings=8192, rms_norm_eps=1e-5,
-         rope_parameters={"rope_type": "default", "rope_theta": 10000.0}, tie_word_embeddings=False,
-         attention_bias=False, mlp_bias=False, bos_token_id=None, eos_token_id=None, pad_token_id=None),
-    "tiny Llama-style Transformer control (Touvron et al. 2023: RMSNorm, SwiGLU, RoPE, no biases; grouped-query "
-    "attention with 2 KV heads as in Llama-2); the tiny Mamba's vocabulary and depth; no eos token",
+         num_key_value_heads=2, head_dim=16, hidden_act="silu", max_position_embeddings=8192,
+         rms_norm_eps=1e-5, rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+         tie_word_embeddings=False, attention_bias=False, mlp_bias=False, bos_token_id=None,
+         eos_token_id=None, pad_token_id=None),
+    "tiny Llama-style Transformer control (Touvron et al. 2023: RMSNorm, SwiGLU, RoPE, no biases; "
+    "grouped-query attention with 2 KV heads as in Llama-2); the tiny Mamba's vocabulary and depth; "
+    "no eos token",
 )
 
 
@@ -80,7 +83,8 @@ def hf_config(arch: SequenceArch, attn_implementation: str | None = None) -> Any
 
 
 @functools.lru_cache(maxsize=16)
-def hf_model(arch: SequenceArch, device: str = "cpu", dtype: str = "float32", attn: str = "sdpa", seed: int = 0) -> Any:
+def hf_model(arch: SequenceArch, device: str = "cpu", dtype: str = "float32", attn: str = "sdpa",
+             seed: int = 0) -> Any:
     """The causal LM for `arch`, random weights, eval mode; device 'meta' builds shapes only.
 
     attn="eager" computes attention as explicit matmuls (QK^T, softmax, AV), so the FLOPs a decode step
@@ -113,7 +117,8 @@ def mamba_state_bytes(arch: SequenceArch, conv_bytes: int, ssm_bytes: int) -> in
     (d_inner x d_state), Gu & Dao 2023 §3.3 and Algorithm 2; independent of the tokens seen."""
     cfg = arch.config
     inner = cfg["expand"] * cfg["hidden_size"]
-    return cfg["num_hidden_layers"] * inner * (cfg["conv_kernel"] * conv_bytes + cfg["state_size"] * ssm_bytes)
+    per_channel = cfg["conv_kernel"] * conv_bytes + cfg["state_size"] * ssm_bytes
+    return cfg["num_hidden_layers"] * inner * per_channel
 
 
 def attention_flops_per_context_token(arch: SequenceArch) -> int:
