@@ -215,8 +215,6 @@ def test_transformer_kv_cache_linear(effcheck):
 # -- full published sizes --------------------------------------------------------------------------
 @pytest.mark.claim(claims.STATE_VS_KV_AT_100K)
 def test_state_vs_kv_at_100k(effcheck, rwkv_dir):
-    import torch
-
     from effcheck.meters.memory import tensor_bytes
 
     rwkv = load_rwkv4(write_rwkv4_checkpoint(rwkv_dir / "rwkv-4-pile-169m-shapes", RWKV4_PILE_169M,
@@ -264,7 +262,6 @@ def test_state_vs_kv_at_100k(effcheck, rwkv_dir):
             "mamba_130m_state_bytes_at_1k": mamba_before, "mamba_130m_state_bytes_at_100k": mamba_after,
             "pythia_160m_kv_bytes_at_1k": kv[1_000], "pythia_160m_kv_bytes_at_100k": kv[100_000],
             "pythia_160m_kv_ratio_100k_over_1k": kv[100_000] / kv[1_000],
-            "torch": torch.__version__,
         },
     ))
 
