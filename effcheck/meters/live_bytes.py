@@ -8,7 +8,10 @@ generation sweep needs:
     through without looking at their tensors. rwkv's PIPELINE.generate applies its repetition penalty
     with one indexing op per distinct token already generated, so such ops are most of its work, and the
     general tracker's per-op scan made a 400-token run cost about 2.5x more.
-tests/test_sequence_models.py holds the two trackers to the same number on real generations.
+Like the general tracker it cannot see bytes that appear without a new storage: kernel-internal scratch,
+or an out= op resizing its output in place (`meters.allocator.allocator_peak` sees both).
+tests/test_sequence_models.py and tests/test_rwkv_checkpoint.py hold the trackers (and, for rwkv, the
+allocator) to the same number on real generations.
 """
 
 from __future__ import annotations
