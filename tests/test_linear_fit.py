@@ -1,0 +1,56 @@
+"""The least-squares line and the interleaved sweep timer: properties, and the order points are visited in
+(no wall-clock assertion: only counts and order)."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from effcheck.meters.linear_fit import LinearFit, interleaved_times, linear_fit, medians
+
+finite = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False)
+xs_strategy = st.lists(st.integers(min_value=0, max_value=64), min_size=2, max_size=8, unique=True)
+
+
+@given(xs_strategy, finite, finite)
+def test_an_exact_line_is_recovered_with_r_squared_one(xs, slope, intercept):
+    fit = linear_fit([(x, intercept + slope * x) for x in xs])
+    assert fit.slope == pytest.approx(slope, abs=1e-6 * (1 + abs(slope)))
+    assert fit.intercept == pytest.approx(intercept, abs=1e-5 * (1 + abs(intercept) + abs(slope)))
+    assert fit.r_squared == pytest.approx(1.0, abs=1e-6)
+
+
+@given(xs_strategy, st.data())
+def test_r_squared_is_a_fraction_and_the_fit_ignores_point_order(xs, data):
+    ys = data.draw(st.lists(finite, min_size=len(xs), max_size=len(xs)))
+    points = list(zip(xs, ys, strict=True))
+    fit = linear_fit(points)
+    assert 0.0 <= fit.r_squared <= 1.0
+    again = linear_fit(list(reversed(points)))
+    assert again.slope == pytest.approx(fit.slope, rel=1e-9, abs=1e-9)
+    assert again.r_squared == pytest.approx(fit.r_squared, rel=1e-9, abs=1e-9)
+
+
+def test_a_bent_curve_explains_less_than_a_line():
+    line = linear_fit([(n, 0.05 + 0.04 * n) for n in (1, 2, 4, 8)])
+    quadratic = linear_fit([(n, 0.05 + 0.04 * n * n) for n in (1, 2, 4, 8)])
+    assert line.r_squared > quadratic.r_squared
+    assert LinearFit(2.0, 1.0, 1.0).at(3) == 7.0
+
+
+def test_a_line_needs_two_distinct_x():
+    with pytest.raises(ValueError, match="two or more distinct x"):
+        linear_fit([(1, 2.0), (1, 3.0)])
+    with pytest.raises(ValueError):
+        linear_fit([(1, 2.0)])
+
+
+def test_interleaved_times_visit_every_point_once_a_round_in_alternating_order():
+    visits = []
+    fns = {n: (lambda n=n: visits.append(n)) for n in (1, 2, 4)}
+    samples = interleaved_times(fns, rounds=4, warmup=1)
+    assert visits == [1, 2, 4] + [1, 2, 4, 4, 2, 1, 1, 2, 4, 4, 2, 1]
+    assert {n: len(v) for n, v in samples.items()} == {1: 4, 2: 4, 4: 4}
+    assert all(t >= 0 for v in samples.values() for t in v)
+    assert medians({1: [3.0, 1.0, 2.0], 2: [5.0, 4.0, 6.0]}) == ((1.0, 2.0), (2.0, 5.0))
+    with pytest.raises(ValueError, match="rounds"):
+        interleaved_times(fns, rounds=2)
