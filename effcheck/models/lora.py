@@ -73,10 +73,9 @@ def lora_parameters(module: Any) -> dict[str, Any]:
 
 def adapter_state_dict(unet: Any) -> dict[str, Any]:
     """The adapter as peft saves it: `<module>.lora_A.weight` / `.lora_B.weight`, adapter name removed."""
-    peft = require("peft", "diffusion")
+    require("peft", "diffusion")
     from peft.utils import get_peft_model_state_dict
 
-    del peft
     return get_peft_model_state_dict(unet)
 
 
