@@ -83,7 +83,7 @@ class _RunningPeak:
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
         else:
-            from effcheck.meters.live_bytes import live_tensor_bytes
+            from effcheck.meters.memory import live_tensor_bytes
 
             self._mode = live_tensor_bytes()
             self._mode.__enter__()
