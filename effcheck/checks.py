@@ -58,3 +58,10 @@ def message(claim: Claim, measurement: Measurement, verdict: Verdict) -> str:
     elif verdict is Verdict.FAIL and claim.refuted is not None:
         text += f"; this claim was recorded as refuted ({claim.refuted}) but now holds: revisit the note"
     return text
+
+
+def failed(claim: Claim, measurement: Measurement, reason: str, nodeid: str = "") -> ClaimResult:
+    """A claim whose measurement could not be completed (out of memory at one sweep point): FAIL, keeping
+    what was measured, whatever the claim says, since a partial measurement proves nothing either way."""
+    text = f"{message(claim, measurement, Verdict.FAIL)}; the measurement did not complete: {reason}"
+    return ClaimResult(claim, Verdict.FAIL, text, measurement, nodeid)

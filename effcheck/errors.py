@@ -5,7 +5,9 @@
     ├── MissingDependency         an optional library is absent; names the extra to install
     ├── SchemaError               a JSON file that is not effcheck's, or from a newer schema
     │   └── CorruptFileError      a file that is not valid JSON at all
-    └── BaselineError             no baseline, a run id that does not exist, a hardware-key mismatch
+    ├── BaselineError             no baseline, a run id that does not exist, a hardware-key mismatch
+    └── CheckpointLayoutError     weights whose keys or shapes do not fit the architecture (also a
+                                  ValueError); the message names the key
 """
 
 from __future__ import annotations
@@ -36,3 +38,7 @@ class CorruptFileError(SchemaError):
 
 class BaselineError(EffcheckError):
     pass
+
+
+class CheckpointLayoutError(EffcheckError, ValueError):
+    """A checkpoint whose keys or shapes do not fit the architecture; the message names the key."""

@@ -160,6 +160,15 @@ class Recorder:
         return result
 
 
+    def fail(self, measurement: Measurement, reason: str, claim: Claim | None = None) -> None:
+        """Record a FAIL that keeps the partial measurement (e.g. an out-of-memory at one sweep point)."""
+        from effcheck.checks import failed
+
+        result = failed(claim or self.claim, measurement, reason, self._item.nodeid)
+        self._item.user_properties.append((RESULT_KEY, result.to_dict()))
+        pytest.fail(result.message, pytrace=False)
+
+
 @pytest.fixture
 def effcheck(request: pytest.FixtureRequest) -> Recorder:
     """`effcheck.check(measurement)` holds it against the test's @pytest.mark.claim and records it."""

@@ -247,8 +247,15 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if value is None or type(value) in (str, int, float, bool):
         return value
+    # subclasses (torch's TorchVersion is a str, numpy scalars) become plain types: execnet can only
+    # carry builtins between xdist workers, and JSON readers should not meet repr()s of foreign types
+    for plain in (bool, int, float, str):
+        if isinstance(value, plain):
+            return plain(value)
+    if hasattr(value, "item") and callable(value.item):
+        return _jsonable(value.item())
     return str(value)
 
 

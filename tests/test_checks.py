@@ -105,3 +105,12 @@ def test_ledger_round_trips(claim_list):
     again = Ledger.from_dict(json.loads(json.dumps(ledger.to_dict())))
     assert [r.claim for r in again.results] == claim_list
     assert again.hardware_key == "k"
+
+
+def test_json_form_holds_only_builtin_types():
+    class Version(str):
+        pass
+
+    m = Measurement(1.0, "x", "t", details={"torch": Version("2.9.1"), "flag": True, "n": 3})
+    details = m.to_dict()["details"]
+    assert type(details["torch"]) is str and details["flag"] is True and type(details["n"]) is int

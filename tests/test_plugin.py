@@ -186,3 +186,18 @@ def test_results_survive_xdist(pytester):
     ledger = json.loads((pytester.path / "ledger.json").read_text())
     assert len(ledger["results"]) == 5
     result.stdout.fnmatch_lines(["*claims: 1 pass, 1 fail, 1 refuted, 2 skip*"])
+
+
+def test_an_incomplete_measurement_is_a_fail_that_keeps_its_figures(pytester):
+    pytester.makepyfile(claimsdata=CLAIMS, test_x='''
+import pytest
+from claimsdata import claim, measured
+@pytest.mark.claim(claim("fam/oom"))
+def test_oom(effcheck):
+    effcheck.fail(measured(5.0), "out of memory at 4096 tokens")
+''')
+    result = pytester.runpytest("--effcheck-json=l.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*fam/oom FAIL*measured 5 x*did not complete: out of memory at 4096 tokens*"])
+    ledger = json.loads((pytester.path / "l.json").read_text())
+    assert ledger["results"][0]["verdict"] == "FAIL" and ledger["results"][0]["measurement"]["value"] == 5.0

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from effcheck.errors import EffcheckError
+from effcheck.errors import CheckpointLayoutError, EffcheckError
 from effcheck.models import require
 
 # The tokenizer the package ships (rwkv/rwkv_vocab_v20230424.txt): the World vocabulary. Its ids run to
@@ -33,10 +33,6 @@ WORLD_VOCAB = 65536
 _LATER_VERSION_MARKERS = {
     "ln_x": "5", "gate.": "5.1", "time_maa": "6", "time_faaaa": "6", "time_state": "5/6",
 }
-
-
-class CheckpointLayoutError(EffcheckError, ValueError):
-    """A checkpoint whose keys or shapes are not RWKV-4's; the message names the key."""
 
 
 @dataclass(frozen=True)
