@@ -227,6 +227,14 @@ def test_mobilenet_depthwise_separable_macs(effcheck):
 
 # -- latency --------------------------------------------------------------------------------------------
 
+def _threads(device) -> int | None:
+    """torch's intra-op threads on a CPU (the lab's default: all cores); recorded, since per-MAC costs of
+    depthwise models depend on it (their kernels parallelize worse than dense convolutions)."""
+    import torch
+
+    return torch.get_num_threads() if device == "cpu" else None
+
+
 def _forward(model, x):
     import torch
 
@@ -254,11 +262,12 @@ def test_latency(name, benchmark, device, effcheck):
     run = _forward(timm_model(name, device), x)
     run_ref = _forward(timm_model(reference, device), x)
     # The history: pytest-benchmark's own per-call time of this model (synchronized on a GPU).
-    benchmark.extra_info.update(model=name, batch=1, resolution=LATENCY_RESOLUTION, device=device)
+    benchmark.extra_info.update(model=name, batch=1, resolution=LATENCY_RESOLUTION, device=device,
+                                cpu_threads=_threads(device))
     benchmark.pedantic(_synced(run, device), rounds=3, warmup_rounds=1)
     # The claim: cost per multiply-add against the reference, timed interleaved in this process.
-    # Blocks of >= 50 ms and 9 rounds: enough for a median that a few preempted rounds do not move.
-    times = ab_ratio(run, run_ref, device=device, rounds=9, warmup=1, min_block_s=0.05,
+    # Blocks of >= 50 ms and 15 rounds: enough for a median that a few preempted rounds do not move.
+    times = ab_ratio(run, run_ref, device=device, rounds=15, warmup=1, min_block_s=0.05,
                      label_a=name, label_b=reference)
     macs, macs_ref = macs_at(name, LATENCY_RESOLUTION), macs_at(reference, LATENCY_RESOLUTION)
     macs_ratio = macs / macs_ref
@@ -268,7 +277,8 @@ def test_latency(name, benchmark, device, effcheck):
         method=f"({times.method}) / (MACs ratio {name}/{reference} = {macs_ratio:.4f})",
         device=device,
         samples=tuple(s / macs_ratio for s in times.samples),
-        details={**times.details, "time_ratio": times.value, "macs": macs, f"{reference}_macs": macs_ref},
+        details={**times.details, "time_ratio": times.value, "macs": macs, f"{reference}_macs": macs_ref,
+                 "cpu_threads": _threads(device)},
     ))
 
 
@@ -278,13 +288,13 @@ def test_efficientnet_b0_latency_vs_resnet50(device, effcheck):
     x = image_batch(LATENCY_RESOLUTION, device)
     resnet50 = _forward(timm_model("resnet50", device), x)
     efficientnet_b0 = _forward(timm_model("efficientnet_b0", device), x)
-    times = ab_ratio(resnet50, efficientnet_b0, device=device, rounds=9, min_block_s=0.05,
+    times = ab_ratio(resnet50, efficientnet_b0, device=device, rounds=15, min_block_s=0.05,
                      label_a="resnet50", label_b="efficientnet_b0")
     macs = {n: macs_at(n, LATENCY_RESOLUTION) for n in ("resnet50", "efficientnet_b0")}
     params = {n: count_params(timm_model(n, "meta")) for n in ("resnet50", "efficientnet_b0")}
     effcheck.check(Measurement(
         value=times.value, unit=times.unit, method=times.method, device=device, samples=times.samples,
-        details={**times.details,
+        details={**times.details, "cpu_threads": _threads(device),
                  "macs_ratio": round(macs["resnet50"] / macs["efficientnet_b0"], 3),
                  "params_ratio": round(params["resnet50"] / params["efficientnet_b0"], 3),
                  "resnet50_macs": macs["resnet50"], "efficientnet_b0_macs": macs["efficientnet_b0"]},
