@@ -183,13 +183,15 @@ def test_lcm_step_sweep(effcheck, device, timing_spec, timing_pipes):
     per_round = [linear_fit([(n, samples[n][r]) for n in SWEEP_STEPS]).r_squared for r in range(5)]
     points = medians(samples)
     fit = linear_fit(points)
+    # The value fits the per-step medians: one preempted call on a shared CPU moves a single round's line
+    # (its R^2 is kept as a sample, for the spread) but not the median of its point.
     effcheck.check(Measurement(
-        value=quantile(per_round, 0.5), unit="R^2",
-        method=f"LCM steps {SWEEP_STEPS} timed interleaved, 5 rounds; least-squares line per round, "
-               f"median R^2; {timing_spec.name} pipeline",
+        value=fit.r_squared, unit="R^2",
+        method=f"least-squares line through the median times of LCM steps {SWEEP_STEPS}, timed interleaved "
+               f"over 5 rounds (samples: each round's own line); {timing_spec.name} pipeline",
         device=device, samples=tuple(per_round), series=points,
         details={"slope_s_per_step": fit.slope, "intercept_s": fit.intercept,
-                 "r_squared_of_medians": fit.r_squared,
+                 "median_r_squared_of_rounds": quantile(per_round, 0.5),
                  "intercept_in_steps": fit.intercept / fit.slope if fit.slope else None,
                  "unet_calls": calls},
     ))
