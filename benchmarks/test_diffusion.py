@@ -106,10 +106,10 @@ def _timed_speedup(effcheck, device, timing_spec, timing_pipes, lab_calls, sd15_
     import torch
 
     standard, lcm = timing_pipes
-    # ab_ratio's first call of each side (to size its blocks) is the warm-up; lab_calls ran them already
+    # lab_calls already ran both sides once (the warm-up); one call per block: each takes seconds
     times = ab_ratio(lambda: generate(standard, LAB_STEPS, guidance),
                      lambda: generate(lcm, LCM_STEPS, LCM_GUIDANCE), device=device, rounds=5, warmup=0,
-                     label_a=f"{LAB_STEPS}_steps", label_b=f"lcm_{LCM_STEPS}_steps")
+                     label_a=f"{LAB_STEPS}_steps", label_b=f"lcm_{LCM_STEPS}_steps", calls_per_block=(1, 1))
     scaled = sd_component_macs(timing_spec, (1, 2))
     a, b = lab_calls[a_name], lab_calls["lcm"]
     effcheck.check(Measurement(
@@ -340,13 +340,13 @@ QUALITY_PROMPTS = (
 @pytest.mark.weights
 @pytest.mark.slow
 @pytest.mark.claim(claims.LCM_QUALITY)
-def test_lcm_quality_4_vs_50(effcheck, device):
+def test_lcm_quality_4_vs_50(effcheck, device, weights_dir):
     import torch
 
     from effcheck.meters.image_similarity import clip_image_embeddings, paired_cosines
     from effcheck.models import diffusion_weights as weights
 
-    sd15, lora = weights.find_sd15(), weights.find_lcm_lora()
+    sd15, lora = weights.find_sd15(weights_dir), weights.find_lcm_lora(weights_dir)
     if sd15 is None or lora is None:
         pytest.skip(weights.how_to_provide_weights())
     for part in ("safety_checker", "feature_extractor"):

@@ -23,6 +23,12 @@ SESSION_OPTIONS: dict[str, dict[str, Any]] = {
         "metavar": "PATH",
         "help": "write the run's claims ledger (every claim result and the environment) to PATH",
     },
+    "weights": {
+        "default": None,
+        "metavar": "ROOT",
+        "help": "folder of real pretrained weights laid out like the hub (ROOT/<org>/<repo>), for `weights` "
+        "benchmarks; nothing is ever downloaded",
+    },
     "baseline": {
         "default": None,
         "metavar": "RUN",

@@ -176,6 +176,12 @@ def effcheck(request: pytest.FixtureRequest) -> Recorder:
 
 
 @pytest.fixture(scope="session")
+def weights_dir(request: pytest.FixtureRequest) -> str | None:
+    """--effcheck-weights: a folder of real weights laid out like the hub, or None (weights benchmarks skip)."""
+    return request.config.getoption("effcheck_weights")
+
+
+@pytest.fixture(scope="session")
 def matmul_peak_flops(device: str) -> float:
     """This device's measured matmul peak in FLOP/s (float32), once per session, for roofline figures."""
     from effcheck.meters.roofline import matmul_peak

@@ -199,6 +199,19 @@ def test_weights_are_found_from_the_environment_or_not_at_all(monkeypatch, tmp_p
         find_lcm_lora()
 
 
+def test_weights_root_is_laid_out_like_the_hub(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as hub_constants
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv(SD15_DIR_ENV, raising=False)
+    monkeypatch.delenv(LCM_LORA_ENV, raising=False)
+    assert find_sd15(tmp_path) is None
+    (tmp_path / "runwayml" / "stable-diffusion-v1-5").mkdir(parents=True)
+    found = find_sd15(tmp_path)
+    assert found.path == tmp_path / "runwayml" / "stable-diffusion-v1-5" and "--effcheck-weights" in found.origin
+
+
 # -- image similarity ----------------------------------------------------------------------------------
 def test_clip_image_similarity_is_one_for_the_same_image_and_less_otherwise():
     from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker

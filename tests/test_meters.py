@@ -151,3 +151,20 @@ def test_cpu_attention_is_counted_like_the_meta_formula():
     cpu = count_flops(sdpa, *(torch.randn(b, h, n, d) for _ in range(3)))
     meta = count_flops(sdpa, *(torch.empty(b, h, n, d, device="meta") for _ in range(3)))
     assert cpu == meta == 2 * (2 * b * h * n * n * d)  # QK^T and PV, 2 FLOPs per multiply-add
+
+
+def test_ab_ratio_with_fixed_blocks_skips_the_sizing_calls(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(latency, "time", clock)
+    calls = []
+
+    def a():
+        calls.append("a")
+        clock.now += 2.0
+
+    def b():
+        calls.append("b")
+        clock.now += 0.5
+
+    m = latency.ab_ratio(a, b, rounds=3, warmup=0, calls_per_block=(1, 1))
+    assert m.value == pytest.approx(4.0) and "".join(calls) == "abbaab"

@@ -63,10 +63,12 @@ def ab_ratio(
     min_block_s: float = 0.02,
     label_a: str = "A",
     label_b: str = "B",
+    calls_per_block: tuple[int, int] | None = None,
 ) -> Measurement:
     """time(A) / time(B), measured as the median of per-round ratios of interleaved blocks.
 
-    A ratio above 1 means A is slower than B (B is that many times faster).
+    A ratio above 1 means A is slower than B (B is that many times faster). calls_per_block fixes how
+    many calls each side's block makes, skipping the sizing call: for work that takes seconds a call.
     """
     if rounds < 3:
         raise ValueError("rounds must be >= 3 for a median and a spread")
@@ -74,8 +76,13 @@ def ab_ratio(
         fn_a()
         fn_b()
     synchronize(device)
-    n_a = calls_for(fn_a, min_block_s, device)
-    n_b = calls_for(fn_b, min_block_s, device)
+    if calls_per_block is not None:
+        n_a, n_b = calls_per_block
+        if n_a < 1 or n_b < 1:
+            raise ValueError("calls_per_block must be >= 1 on both sides")
+    else:
+        n_a = calls_for(fn_a, min_block_s, device)
+        n_b = calls_for(fn_b, min_block_s, device)
     ratios: list[float] = []
     times_a: list[float] = []
     times_b: list[float] = []

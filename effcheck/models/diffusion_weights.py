@@ -122,17 +122,31 @@ def _from_hf_cache(repo_ids: tuple[str, ...]) -> LocalWeights | None:
     return None
 
 
-def find_sd15() -> LocalWeights | None:
-    """SD1.5 weights: ${EFFCHECK_SD15_DIR} (a diffusers-format directory), else the HF cache."""
-    return _from_env(SD15_DIR_ENV) or _from_hf_cache(SD15_HUB_IDS)
+def _from_root(root: str | os.PathLike[str] | None, repo_ids: tuple[str, ...]) -> LocalWeights | None:
+    """ROOT/<repo id> for each known repo id (--effcheck-weights=ROOT: a folder laid out like the hub)."""
+    if root is None:
+        return None
+    for repo_id in repo_ids:
+        path = Path(root).expanduser() / repo_id
+        if path.exists():
+            return LocalWeights(path, f"--effcheck-weights: {repo_id}")
+    return None
 
 
-def find_lcm_lora() -> LocalWeights | None:
-    """The LCM-LoRA for SD1.5: ${EFFCHECK_LCM_LORA} (a .safetensors file or its folder), else the HF cache."""
-    return _from_env(LCM_LORA_ENV) or _from_hf_cache(LCM_LORA_HUB_IDS)
+def find_sd15(root: str | os.PathLike[str] | None = None) -> LocalWeights | None:
+    """SD1.5 weights: ${EFFCHECK_SD15_DIR} (a diffusers-format directory), else ROOT/<repo id>, else the
+    HF cache."""
+    return _from_env(SD15_DIR_ENV) or _from_root(root, SD15_HUB_IDS) or _from_hf_cache(SD15_HUB_IDS)
+
+
+def find_lcm_lora(root: str | os.PathLike[str] | None = None) -> LocalWeights | None:
+    """The LCM-LoRA for SD1.5: ${EFFCHECK_LCM_LORA} (a .safetensors file or its folder), else
+    ROOT/<repo id>, else the HF cache."""
+    return _from_env(LCM_LORA_ENV) or _from_root(root, LCM_LORA_HUB_IDS) or _from_hf_cache(LCM_LORA_HUB_IDS)
 
 
 def how_to_provide_weights() -> str:
     return (f"real SD1.5 and LCM-LoRA weights are needed and are never downloaded: set {SD15_DIR_ENV} to a "
             f"diffusers-format {SD15_HUB_IDS[-1]} directory and {LCM_LORA_ENV} to the "
-            f"{LCM_LORA_HUB_IDS[0]} pytorch_lora_weights.safetensors (or have both in the HF cache)")
+            f"{LCM_LORA_HUB_IDS[0]} pytorch_lora_weights.safetensors, or pass --effcheck-weights=ROOT holding "
+            f"ROOT/{SD15_HUB_IDS[-1]} and ROOT/{LCM_LORA_HUB_IDS[0]} (or have both in the HF cache)")
