@@ -12,6 +12,7 @@ import pytest
 from effcheck.claims import vision as claims
 from effcheck.meters.flops import count_macs
 from effcheck.meters.latency import ab_ratio, synchronize
+from effcheck.meters.roofline import roofline
 from effcheck.meters.params import count_params, ratio_measurement
 from effcheck.meters.rounding import half_steps, parse_figure
 from effcheck.meters.scaling import flops_per_phi, outside
@@ -256,7 +257,7 @@ def _synced(fn, device):
     pytest.param(name, marks=pytest.mark.claim(claim), id=name)
     for name, claim in claims.LATENCY_CLAIMS.items()
 ])
-def test_latency(name, benchmark, device, effcheck):
+def test_latency(name, benchmark, device, effcheck, matmul_peak_flops):
     reference = claims.LATENCY_REFERENCE[name]
     x = image_batch(LATENCY_RESOLUTION, device)
     run = _forward(timm_model(name, device), x)
@@ -271,6 +272,10 @@ def test_latency(name, benchmark, device, effcheck):
                      label_a=name, label_b=reference)
     macs, macs_ref = macs_at(name, LATENCY_RESOLUTION), macs_at(reference, LATENCY_RESOLUTION)
     macs_ratio = macs / macs_ref
+    # Roofline: why fewer MACs need not mean less time (FLOPs = 2 x MACs, against this device's matmul peak)
+    speed = {f"{n}_{k}": v for n, m in ((name, macs), (reference, macs_ref))
+             for k, v in roofline(2 * m, times.details[f"{n}_median_s"], matmul_peak_flops).details().items()}
+    benchmark.extra_info.update(roofline={k: v for k, v in speed.items() if k.startswith(name)})
     effcheck.check(Measurement(
         value=times.value / macs_ratio,
         unit="x",
@@ -278,7 +283,7 @@ def test_latency(name, benchmark, device, effcheck):
         device=device,
         samples=tuple(s / macs_ratio for s in times.samples),
         details={**times.details, "time_ratio": times.value, "macs": macs, f"{reference}_macs": macs_ref,
-                 "cpu_threads": _threads(device)},
+                 "cpu_threads": _threads(device), **speed},
     ))
 
 
