@@ -79,8 +79,9 @@ def test_sdpa_exact(effcheck, device):
 
 
 @pytest.mark.gpu
-@pytest.mark.claim(claims.BACKENDS_EXACT)
-@pytest.mark.parametrize("backend", ["flash", "efficient", "cudnn", "math", "flash_attn", "xformers"])
+@pytest.mark.parametrize("backend", [
+    pytest.param(b, marks=pytest.mark.claim(claims.BACKENDS_EXACT[b]), id=b) for b in claims.BACKENDS
+])
 def test_backend_exact(effcheck, device, backend):
     import torch
 

@@ -48,17 +48,7 @@ from effcheck.records import Measurement, quantile
 SWEEP_STEPS = (1, 2, 4, 8)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The scaled-down pipeline's ops are small: intra-op threads only spin against other work on a shared
-    CPU (a 50-step run went from ~2 s to over a minute with 2 threads under load). Counts do not change."""
-    from effcheck.models import require
-
-    torch = require("torch", "diffusion")
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: see the fixture
 
 
 @pytest.fixture(scope="module")

@@ -41,17 +41,7 @@ from effcheck.records import Measurement
 PROMPT_TOKENS = 8
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models gain nothing from intra-op threads; on a shared 2-core machine the spinning worker
-    threads made generation up to 18x slower. Bytes and FLOPs do not depend on it."""
-    from effcheck.models import require
-
-    torch = require("torch", "llm")
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: see the fixture
 
 
 def rwkv_strategy(device: str, dtype: str = "") -> str:

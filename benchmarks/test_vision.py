@@ -12,8 +12,8 @@ import pytest
 from effcheck.claims import vision as claims
 from effcheck.meters.flops import count_macs
 from effcheck.meters.latency import ab_ratio, synchronize
-from effcheck.meters.roofline import roofline
 from effcheck.meters.params import count_params, ratio_measurement
+from effcheck.meters.roofline import roofline
 from effcheck.meters.rounding import half_steps, parse_figure
 from effcheck.meters.scaling import flops_per_phi, outside
 from effcheck.models.vision import (

@@ -57,7 +57,7 @@ def write_history(runs: Sequence[tuple[str, Ledger]], out_dir: str | Path) -> Pa
         fig, ax = plt.subplots(figsize=(7, 3.2))
         xs = list(range(len(points)))
         ax.plot(xs, [p.value for p in points], marker="o")
-        noisy = [(x, p) for x, p in zip(xs, points) if p.low is not None]
+        noisy = [(x, p) for x, p in zip(xs, points, strict=True) if p.low is not None]
         if noisy:
             ax.vlines([x for x, _ in noisy], [p.low for _, p in noisy], [p.high for _, p in noisy], alpha=0.5,
                       label="interquartile range")

@@ -8,7 +8,7 @@ prints the claims table and writes files.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -173,6 +173,20 @@ class Recorder:
 def effcheck(request: pytest.FixtureRequest) -> Recorder:
     """`effcheck.check(measurement)` holds it against the test's @pytest.mark.claim and records it."""
     return Recorder(request.node)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """torch on one intra-op thread for a module of tiny models, restored after: their ops are too small to
+    gain from threads, and on a shared 2-core CPU spinning worker threads made runs up to 18x slower.
+    Bytes and FLOPs do not depend on it. Opt in with
+    `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
 
 
 @pytest.fixture(scope="session")

@@ -31,9 +31,9 @@ def terminal_table(results: Iterable[ClaimResult], width: int = 160) -> str:
     if not results:
         return "effcheck: no claims were checked in this session"
     limits = (max(len(r.claim.id) for r in results), 44, 34, 26, 40, 40)
-    rows = [tuple(_clip(cell, lim) for cell, lim in zip(_row(r), limits)) for r in results]
+    rows = [tuple(_clip(cell, lim) for cell, lim in zip(_row(r), limits, strict=True)) for r in results]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(HEADERS)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
     out = [line(HEADERS), line(tuple("-" * w for w in widths))]
     out += [line(row) for row in rows]
     reasons = [r for r in results if r.verdict in (Verdict.SKIP, Verdict.ERROR)]

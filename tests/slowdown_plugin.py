@@ -34,7 +34,8 @@ def pytest_configure(config: pytest.Config) -> None:
     import importlib
 
     module = importlib.import_module(f"timm.models.{family}")
-    classes = [c for c in vars(module).values() if isinstance(c, type) and c.__name__.lower() == family.replace("v2", "")]
+    wanted = family.replace("v2", "")
+    classes = [c for c in vars(module).values() if isinstance(c, type) and c.__name__.lower() == wanted]
     if not classes:
         raise pytest.UsageError(f"--slowdown: no model class named like {family!r} in timm.models.{family}")
     cls = classes[0]

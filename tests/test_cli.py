@@ -81,7 +81,8 @@ def test_bad_input_is_one_line_with_status_2(storage, capsys, case, expected):
     elif case == "newer":
         data = _ledger(2.0).to_dict()
         data["schema_version"] = SCHEMA_VERSION + 1
-        (storage / "Linux-CPython-3.11-64bit" / "0002_abc.json").write_text(json.dumps({"benchmarks": [], "effcheck": data}))
+        newer = json.dumps({"benchmarks": [], "effcheck": data})
+        (storage / "Linux-CPython-3.11-64bit" / "0002_abc.json").write_text(newer)
     elif case == "missing":
         other = "0042"
     elif case == "hardware":

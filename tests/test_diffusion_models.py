@@ -47,13 +47,7 @@ from effcheck.models.diffusion_weights import (  # noqa: E402
     missing_parts,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: see the fixture
 
 
 @pytest.fixture(scope="module")

@@ -36,12 +36,7 @@ from effcheck.models.lora import (  # noqa: E402
 RANK = 4  # small adapters keep these tests fast; the official rank is checked on the config
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: see the fixture
 
 
 def _targets(unet):

@@ -99,7 +99,8 @@ def test_boom(effcheck):
     raise RuntimeError("model did not build")
 ''')
     result = pytester.runpytest()
-    result.stdout.fnmatch_lines(["*fam/boom*ERROR (call: RuntimeError*", "*fam/boom error: call: RuntimeError: model did not build"])
+    result.stdout.fnmatch_lines(["*fam/boom*ERROR (call: RuntimeError*",
+                                 "*fam/boom error: call: RuntimeError: model did not build"])
 
 
 @pytest.mark.parametrize("value", ["tpu", "cuda:x", "gpu0"])

@@ -14,12 +14,7 @@ from effcheck.models import rwkv as R  # noqa: E402
 TINY = R.Rwkv4Config(n_layer=2, n_embd=8, vocab_size=R.WORLD_VOCAB, source="test")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: see the fixture
 
 
 @pytest.fixture(scope="module")

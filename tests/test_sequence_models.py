@@ -13,13 +13,7 @@ from effcheck.meters.memory import peak_memory, tensor_bytes  # noqa: E402
 from effcheck.meters.params import count_params  # noqa: E402
 from effcheck.models import sequence as M  # noqa: E402
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: see the fixture
 
 
 # -- configs -------------------------------------------------------------------------------------------

@@ -12,14 +12,25 @@ import pkgutil
 from effcheck.records import Claim
 
 
+def _claims_in(value: object) -> list[Claim]:
+    """A module-level Claim, or the Claims in a module-level dict/tuple/list (per-model families)."""
+    if isinstance(value, Claim):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if isinstance(v, Claim)]
+    return []
+
+
 def catalogue() -> dict[str, Claim]:
     """Every claim, by id; a duplicate id is a bug in the catalogue and raises."""
     found: dict[str, Claim] = {}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
         module = importlib.import_module(f"{__name__}.{info.name}")
         for value in vars(module).values():
-            if isinstance(value, Claim):
-                if value.id in found and found[value.id] is not value:
-                    raise ValueError(f"claim id {value.id} is defined twice")
-                found[value.id] = value
+            for claim in _claims_in(value):
+                if claim.id in found and found[claim.id] != claim:
+                    raise ValueError(f"claim id {claim.id} is defined twice")
+                found[claim.id] = claim
     return dict(sorted(found.items()))

@@ -1,0 +1,50 @@
+"""The claim catalogue and the benchmark suite agree: every claim is checked by a benchmark, and every
+benchmark checks a catalogued claim."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from effcheck.claims import catalogue
+
+ROOT = Path(__file__).resolve().parent.parent
+
+COLLECT = """
+import json, sys, pytest
+class Ids:
+    def __init__(self): self.ids = {}
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            self.ids[item.nodeid] = [c.id for m in item.iter_markers("claim") for c in m.args]
+ids = Ids()
+code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "benchmarks"], plugins=[ids])
+print("IDS:" + json.dumps(ids.ids))
+sys.exit(int(code))
+"""
+
+
+def _collected() -> dict[str, list[str]]:
+    out = subprocess.run([sys.executable, "-c", COLLECT], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("IDS:")][-1]
+    return json.loads(line.removeprefix("IDS:"))
+
+
+def test_every_benchmark_checks_one_catalogued_claim_and_every_claim_is_checked():
+    known = catalogue()
+    collected = _collected()
+    assert collected, "no benchmarks collected"
+    for nodeid, ids in collected.items():
+        assert len(ids) == 1, f"{nodeid} checks {ids}: one claim per benchmark"
+        assert ids[0] in known, f"{nodeid} checks {ids[0]}, which is not in effcheck.claims"
+    used = [i for ids in collected.values() for i in ids]
+    assert sorted(set(known) - set(used)) == [], "claims no benchmark checks"
+    assert len(used) == len(set(used)), "two benchmarks check the same claim id: their histories would collide"
+
+
+def test_claims_name_their_sources_and_refutations_say_why():
+    for claim in catalogue().values():
+        assert claim.source.strip() and claim.statement.strip()
+        if claim.refuted is not None:
+            assert len(claim.refuted) > 20, f"{claim.id}: say why the article is wrong"
