@@ -1,6 +1,7 @@
 """The claim catalogue and the benchmark suite agree: every claim is checked by a benchmark, and every
 benchmark checks a catalogued claim."""
 
+import functools
 import json
 import subprocess
 import sys
@@ -16,7 +17,8 @@ class Ids:
     def __init__(self): self.ids = {}
     def pytest_collection_modifyitems(self, items):
         for item in items:
-            self.ids[item.nodeid] = [c.id for m in item.iter_markers("claim") for c in m.args]
+            claims = [c.id for m in item.iter_markers("claim") for c in m.args]
+            self.ids[item.nodeid] = {"claims": claims, "timed": item.get_closest_marker("timed") is not None}
 ids = Ids()
 code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "benchmarks"], plugins=[ids])
 print("IDS:" + json.dumps(ids.ids))
@@ -24,7 +26,8 @@ sys.exit(int(code))
 """
 
 
-def _collected() -> dict[str, list[str]]:
+@functools.cache
+def _collected() -> dict[str, dict]:
     out = subprocess.run([sys.executable, "-c", COLLECT], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("IDS:")][-1]
@@ -35,10 +38,11 @@ def test_every_benchmark_checks_one_catalogued_claim_and_every_claim_is_checked(
     known = catalogue()
     collected = _collected()
     assert collected, "no benchmarks collected"
-    for nodeid, ids in collected.items():
+    for nodeid, found in collected.items():
+        ids = found["claims"]
         assert len(ids) == 1, f"{nodeid} checks {ids}: one claim per benchmark"
         assert ids[0] in known, f"{nodeid} checks {ids[0]}, which is not in effcheck.claims"
-    used = [i for ids in collected.values() for i in ids]
+    used = [i for found in collected.values() for i in found["claims"]]
     assert sorted(set(known) - set(used)) == [], "claims no benchmark checks"
     assert len(used) == len(set(used)), "two benchmarks check the same claim id: their histories would collide"
 
@@ -48,3 +52,11 @@ def test_claims_name_their_sources_and_refutations_say_why():
         assert claim.source.strip() and claim.statement.strip()
         if claim.refuted is not None:
             assert len(claim.refuted) > 20, f"{claim.id}: say why the article is wrong"
+
+
+def test_noisy_claims_are_exactly_the_timed_benchmarks():
+    """A timed benchmark must run alone under xdist and be gated with statistics: its claim is noisy."""
+    known = catalogue()
+    for nodeid, found in _collected().items():
+        claim = known[found["claims"][0]]
+        assert claim.noisy == found["timed"], f"{nodeid}: claim noisy={claim.noisy} but timed marker={found['timed']}"
