@@ -114,8 +114,8 @@ class EffcheckSession:
         found = dict(self._deltas)
         if self.baseline is not None:
             measured = {r.claim.id for r in self.results if r.measurement is not None}
-            for cid in self.baseline.ledger.by_id():
-                if cid not in measured and cid not in found:
+            for cid, previous in self.baseline.ledger.by_id().items():
+                if previous.measurement is not None and cid not in measured and cid not in found:
                     found[cid] = Delta(cid, Status.MISSING,
                                        f"{cid}: in baseline run {self.baseline.name} but not measured in this run",
                                        self.baseline.name)

@@ -115,6 +115,12 @@ def test_ledgers_compare_new_missing_and_metric_changes():
     assert new[0].failing(GatePolicy(require_baseline=True))
 
 
+def test_a_claim_skipped_in_the_baseline_is_not_missing_now():
+    gpu_only = _claim(cid="f/gpu")
+    base = Ledger((ClaimResult(gpu_only, Verdict.SKIP, "no CUDA"),), {}, "k", "t")
+    assert compare_ledgers(Ledger((), {}, "k", "t"), base, GatePolicy()) == []
+
+
 def test_skipped_claims_are_not_compared():
     claim = _claim()
     skipped = ClaimResult(claim, Verdict.SKIP, "no GPU")
