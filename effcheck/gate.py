@@ -134,7 +134,8 @@ def _p_worse(direction: str, current: tuple[float, ...], baseline: tuple[float, 
 
 
 def compare_results(current: ClaimResult, baseline: ClaimResult | None, policy: GatePolicy,
-                    baseline_run: str = "") -> Delta:
+                    baseline_run: str = "", pooled: tuple[float, ...] = ()) -> Delta:
+    """pooled: the baseline's time samples over several recent runs (else the baseline run's own)."""
     claim = current.claim
     cid = claim.id
     if baseline is None:
@@ -152,10 +153,11 @@ def compare_results(current: ClaimResult, baseline: ClaimResult | None, policy: 
     b, c = bm.value, cm.value
     change = (c - b) / abs(b) if b != 0 else (0.0 if c == b else math.copysign(math.inf, c))
     p = None
-    if claim.noisy and len(cm.samples) >= MIN_SAMPLES and len(bm.samples) >= MIN_SAMPLES:
-        b, c = median(bm.samples), median(cm.samples)
+    base_samples = pooled if len(pooled) > len(bm.samples) else bm.samples
+    if claim.noisy and len(cm.samples) >= MIN_SAMPLES and len(base_samples) >= MIN_SAMPLES:
+        b, c = median(base_samples), median(cm.samples)
         change = (c - b) / abs(b) if b != 0 else 0.0
-        p_worse, p_better = _p_worse(claim.better, cm.samples, bm.samples)
+        p_worse, p_better = _p_worse(claim.better, cm.samples, base_samples)
         large = abs(change) > tol
         if large and _worse(claim.better, change) and p_worse < ALPHA:
             status, p = Status.REGRESSION, p_worse
@@ -171,6 +173,8 @@ def compare_results(current: ClaimResult, baseline: ClaimResult | None, policy: 
         status = Status.REGRESSION if _worse(claim.better, change) else Status.IMPROVEMENT
     kind = "exact" if not claim.noisy else "noisy"
     stat = f", one-sided rank test p={p:.3g}" if p is not None else ""
+    if p is not None and base_samples is pooled:
+        stat += f" against {len(pooled)} samples pooled over recent runs"
     message = (
         f"{cid}: {status.value}: {claim.metric} was {_fmt(b)} {cm.unit} in baseline run {baseline_run or '-'}, "
         f"now {_fmt(c)} {cm.unit} ({change:+.1%}); tolerance {tol:.1%} ({kind}, {claim.better} is better){stat}"

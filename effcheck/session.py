@@ -70,7 +70,8 @@ class EffcheckSession:
                 "run `pytest benchmarks/` once on this hardware to save one",
             )
         previous = self.baseline.ledger.by_id().get(result.claim.id)
-        delta = compare_results(result, previous, self.options.gate, self.baseline.name)
+        pooled = self.baseline.pooled_samples(result.claim.id, result.claim.metric) if result.claim.noisy else ()
+        delta = compare_results(result, previous, self.options.gate, self.baseline.name, pooled)
         if delta.status is Status.NEW and self.options.gate.require_baseline:
             delta = Delta(delta.claim_id, delta.status, delta.message + ": rerun without "
                           "--effcheck-require-baseline once to save it", delta.baseline_run)

@@ -147,18 +147,35 @@ def resolve_run(spec: str, storage: str | os.PathLike[str]) -> Path:
 
 @dataclass(frozen=True)
 class Baseline:
+    """The run compared with, and the recent runs on the same hardware whose time samples are pooled."""
+
     path: Path
     ledger: Ledger
+    recent: tuple[Ledger, ...] = ()  # newest first, the baseline itself included
 
     @property
     def name(self) -> str:
         return self.path.stem
+
+    def pooled_samples(self, claim_id: str, metric: str) -> tuple[float, ...]:
+        """Every saved sample of a noisy claim over the recent runs: the median of a time ratio drifts
+        between runs more than within one, so one run's samples understate the noise."""
+        pooled: list[float] = []
+        for ledger in self.recent or (self.ledger,):
+            result = ledger.by_id().get(claim_id)
+            if result is not None and result.measurement is not None and result.claim.metric == metric:
+                pooled.extend(result.measurement.samples)
+        return tuple(pooled)
+
+
+POOLED_RUNS = 5
 
 
 def find_baseline(storage: str | os.PathLike[str], hardware_key: str, spec: str | None = None) -> Baseline | None:
     """The run to compare with: the one named by spec, else the newest saved on the same hardware key.
 
     A named run measured on other hardware raises BaselineError: it is said plainly, never compared.
+    When searching, the newest POOLED_RUNS same-hardware runs come along for the gate's time samples.
     Unreadable runs met while searching are skipped (they are not ours to repair); a named one raises.
     """
     if spec is not None:
@@ -170,11 +187,16 @@ def find_baseline(storage: str | os.PathLike[str], hardware_key: str, spec: str 
                 "not compared; compare runs from the same hardware"
             )
         return Baseline(path, ledger)
+    found: list[tuple[Path, Ledger]] = []
     for run in reversed(list_runs(storage)):
         try:
             ledger = load_ledger(run.path)
         except EffcheckError:
             continue
         if ledger.hardware_key == hardware_key:
-            return Baseline(run.path, ledger)
-    return None
+            found.append((run.path, ledger))
+            if len(found) == POOLED_RUNS:
+                break
+    if not found:
+        return None
+    return Baseline(found[0][0], found[0][1], tuple(ledger for _, ledger in found))

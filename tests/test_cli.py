@@ -113,3 +113,17 @@ def test_history_refuses_mixed_hardware(storage):
     _save(storage, "0001", _ledger(2.0))
     _save(storage, "0002", _ledger(2.0, key="other"))
     assert main(["history", "--storage", str(storage)]) == 2
+
+
+def test_baseline_search_pools_recent_same_hardware_runs(storage):
+    from effcheck.store import find_baseline
+
+    _save(storage, "0001", _ledger(2.0, samples=(1.9, 2.0, 2.1)))
+    _save(storage, "0002", _ledger(9.0, key="other", samples=(9.0, 9.0, 9.0)))
+    _save(storage, "0003", _ledger(2.5, samples=(2.4, 2.5, 2.6)))
+    baseline = find_baseline(storage, "cpu-key")
+    assert baseline.name == "0003_abc" and len(baseline.recent) == 2
+    assert sorted(baseline.pooled_samples("fam/x", "ratio")) == [1.9, 2.0, 2.1, 2.4, 2.5, 2.6]
+    assert baseline.pooled_samples("fam/x", "another metric") == ()
+    named = find_baseline(storage, "cpu-key", "0001")
+    assert named.pooled_samples("fam/x", "ratio") == (1.9, 2.0, 2.1)  # a named run is compared alone

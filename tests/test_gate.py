@@ -125,3 +125,14 @@ def test_skipped_claims_are_not_compared():
     claim = _claim()
     skipped = ClaimResult(claim, Verdict.SKIP, "no GPU")
     assert compare_results(skipped, _result(claim, 1.0), GatePolicy()).status is Status.NOT_COMPARED
+
+
+def test_pooled_baseline_samples_absorb_drift_between_runs():
+    claim = _claim(noisy=True)
+    low, high = _samples(2.0), _samples(2.5)  # two earlier runs in two machine states, 25% apart
+    now = _samples(2.5)
+    alone = compare_results(_result(claim, median(now), now), _result(claim, median(low), low), GatePolicy())
+    pooled = compare_results(_result(claim, median(now), now), _result(claim, median(low), low), GatePolicy(),
+                             pooled=tuple(low + high))
+    assert alone.status is Status.IMPROVEMENT
+    assert pooled.status is Status.UNCHANGED and "pooled over recent runs" in pooled.message
