@@ -179,10 +179,12 @@ def test_sdpa_memory_saving_4k(effcheck, device, memory_sweep):
 
 @pytest.mark.timed
 @pytest.mark.claim(claims.SDPA_SPEEDUP_2K)
-def test_sdpa_speedup_2k(effcheck, device):
+def test_sdpa_speedup_2k(effcheck, device, matmul_peak_flops):
     import torch
 
+    from effcheck.meters.flops import count_flops
     from effcheck.meters.latency import ab_ratio
+    from effcheck.meters.roofline import roofline
     from effcheck.models.attention import attention_inputs, naive_attention, sdpa, sdpa_ops
 
     shape = _shape(device, 2048)
@@ -193,10 +195,15 @@ def test_sdpa_speedup_2k(effcheck, device):
         m = ab_ratio(lambda: naive_attention(q, k, v), lambda: sdpa(q, k, v), device=device, rounds=9,
                      label_a="naive", label_b="sdpa")
         kernel = sorted(set(sdpa_ops(q, k, v)) - {"scaled_dot_product_attention"})
+    # Roofline: the same matmul FLOPs on both sides; the fused kernel's win is memory traffic, not arithmetic
+    flops = {"naive": count_flops(naive_attention, q, k, v), "sdpa": count_flops(sdpa, q, k, v)}
+    peak = matmul_peak_flops()
+    speed = {f"{side}_{key}": value for side in flops
+             for key, value in roofline(flops[side], m.details[f"{side}_median_s"], peak).details().items()}
     effcheck.check(Measurement(
         value=m.value, unit=m.unit, method=f"{m.method}; attention forward {shape}", device=device,
         samples=m.samples,
-        details={**m.details, "sdpa_kernel": kernel, "threads": torch.get_num_threads(),
+        details={**m.details, **speed, "flops": flops, "sdpa_kernel": kernel, "threads": torch.get_num_threads(),
                  "within_article_range_2_to_4": 2.0 <= m.value <= 4.0},
     ))
 

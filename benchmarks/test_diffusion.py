@@ -92,8 +92,10 @@ def _compute_model(macs, lab_calls, a, b):
     return macs.of(lab_calls[a]) / macs.of(lab_calls[b])
 
 
-def _timed_speedup(effcheck, device, timing_spec, timing_pipes, lab_calls, sd15_macs, guidance, a_name):
+def _timed_speedup(effcheck, device, timing_spec, timing_pipes, lab_calls, sd15_macs, guidance, a_name, peak):
     import torch
+
+    from effcheck.meters.roofline import roofline
 
     standard, lcm = timing_pipes
     # lab_calls already ran both sides once (the warm-up); one call per block: each takes seconds
@@ -102,11 +104,17 @@ def _timed_speedup(effcheck, device, timing_spec, timing_pipes, lab_calls, sd15_
                      label_a=f"{LAB_STEPS}_steps", label_b=f"lcm_{LCM_STEPS}_steps", calls_per_block=(1, 1))
     scaled = sd_component_macs(timing_spec, (1, 2))
     a, b = lab_calls[a_name], lab_calls["lcm"]
+    # Roofline of this small pipeline: achieved FLOP/s of each side against the device's matmul peak
+    sides = {f"{LAB_STEPS}_steps": a, f"lcm_{LCM_STEPS}_steps": b}
+    speed = {f"{label}_{key}": value for label, calls in sides.items()
+             for key, value in roofline(2 * scaled.of(calls), times.details[f"{label}_median_s"], peak)
+             .details().items()}
     effcheck.check(Measurement(
         value=times.value, unit="x", method=f"{times.method}; {timing_spec.name} pipeline", device=device,
         samples=times.samples,
         details={
             **times.details,
+            **speed,
             "pipeline": timing_spec.name, "image_px": timing_spec.image_size,
             "guidance": guidance if guidance is not None else default_guidance(standard),
             "torch_threads": torch.get_num_threads(),
@@ -122,16 +130,17 @@ def _timed_speedup(effcheck, device, timing_spec, timing_pipes, lab_calls, sd15_
 # -- steps: the lab ------------------------------------------------------------------------------------------
 @pytest.mark.timed
 @pytest.mark.claim(claims.LCM_SPEEDUP)
-def test_lcm_speedup_4_vs_50(effcheck, device, timing_spec, timing_pipes, lab_calls, sd15_macs):
+def test_lcm_speedup_4_vs_50(effcheck, device, timing_spec, timing_pipes, lab_calls, sd15_macs, matmul_peak_flops):
     _timed_speedup(effcheck, device, timing_spec, timing_pipes, lab_calls, sd15_macs, None,
-                   "standard_default_guidance")
+                   "standard_default_guidance", matmul_peak_flops())
 
 
 @pytest.mark.timed
 @pytest.mark.claim(claims.LCM_SPEEDUP_EQUAL_GUIDANCE)
-def test_lcm_speedup_equal_guidance(effcheck, device, timing_spec, timing_pipes, lab_calls, sd15_macs):
+def test_lcm_speedup_equal_guidance(effcheck, device, timing_spec, timing_pipes, lab_calls, sd15_macs,
+                                    matmul_peak_flops):
     _timed_speedup(effcheck, device, timing_spec, timing_pipes, lab_calls, sd15_macs, LCM_GUIDANCE,
-                   "standard_guidance_1")
+                   "standard_guidance_1", matmul_peak_flops())
 
 
 @pytest.mark.claim(claims.LCM_UNET_CALLS)

@@ -274,7 +274,7 @@ def test_latency(name, benchmark, device, effcheck, matmul_peak_flops):
     macs_ratio = macs / macs_ref
     # Roofline: why fewer MACs need not mean less time (FLOPs = 2 x MACs, against this device's matmul peak)
     speed = {f"{n}_{k}": v for n, m in ((name, macs), (reference, macs_ref))
-             for k, v in roofline(2 * m, times.details[f"{n}_median_s"], matmul_peak_flops).details().items()}
+             for k, v in roofline(2 * m, times.details[f"{n}_median_s"], matmul_peak_flops()).details().items()}
     benchmark.extra_info.update(roofline={k: v for k, v in speed.items() if k.startswith(name)})
     effcheck.check(Measurement(
         value=times.value / macs_ratio,

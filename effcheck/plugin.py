@@ -7,7 +7,7 @@ prints the claims table and writes files.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -196,8 +196,19 @@ def weights_dir(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def matmul_peak_flops(device: str) -> float:
-    """This device's measured matmul peak in FLOP/s (float32), once per session, for roofline figures."""
+def matmul_peak_flops(device: str) -> Callable[[], float]:
+    """`matmul_peak_flops()`: this device's measured float32 matmul peak in FLOP/s at the current torch
+    thread count (a module may pin one thread), measured once per thread count, for roofline figures."""
+    import torch
+
     from effcheck.meters.roofline import matmul_peak
 
-    return matmul_peak(device)
+    measured: dict[int, float] = {}
+
+    def peak() -> float:
+        threads = torch.get_num_threads()
+        if threads not in measured:
+            measured[threads] = matmul_peak(device)
+        return measured[threads]
+
+    return peak
