@@ -136,3 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EffcheckError as exc:
         print(f"effcheck: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `effcheck report | head`: the reader has what it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

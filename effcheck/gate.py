@@ -139,6 +139,8 @@ def compare_results(current: ClaimResult, baseline: ClaimResult | None, policy: 
     """pooled: the baseline's time samples over several recent runs (else the baseline run's own)."""
     claim = current.claim
     cid = claim.id
+    if current.measurement is None:  # skipped or broken now: nothing to hold against any baseline
+        return Delta(cid, Status.NOT_COMPARED, f"{cid}: not measured in this run", baseline_run)
     if baseline is None:
         return Delta(cid, Status.NEW, f"{cid}: no baseline for this claim in run {baseline_run or '-'}",
                      baseline_run)
