@@ -182,13 +182,14 @@ class EffcheckSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.is_worker or not self._results:
+        if self.is_worker:
             return
         from effcheck.store import write_json_atomic
 
         try:
-            self._save_history_if_benchmark_did_not()
-            if self.options.json:
+            if self._results:
+                self._save_history_if_benchmark_did_not()
+            if self.options.json:  # written even when no claim ran: the file the user asked for exists
                 write_json_atomic(self.options.json, self.ledger().to_dict())
         except EffcheckError as exc:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR

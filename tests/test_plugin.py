@@ -202,3 +202,9 @@ def test_oom(effcheck):
     result.stdout.fnmatch_lines(["*fam/oom FAIL*measured 5 x*did not complete: out of memory at 4096 tokens*"])
     ledger = json.loads((pytester.path / "l.json").read_text())
     assert ledger["results"][0]["verdict"] == "FAIL" and ledger["results"][0]["measurement"]["value"] == 5.0
+
+
+def test_ledger_is_written_even_when_no_claim_ran(pytester):
+    pytester.makepyfile(test_x="def test_plain(): pass")
+    pytester.runpytest("--effcheck-json=l.json").assert_outcomes(passed=1)
+    assert json.loads((pytester.path / "l.json").read_text())["results"] == []
