@@ -44,8 +44,3 @@ def resolve_device(requested: str, worker: str | None = None) -> str:
         )
     return f"cuda:{index}"
 
-
-def cuda_available() -> bool:
-    import torch
-
-    return bool(torch.cuda.is_available())

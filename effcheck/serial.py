@@ -20,7 +20,7 @@ class RunLock:
 
     @contextlib.contextmanager
     def hold(self, exclusive: bool) -> Iterator[None]:
-        import fcntl  # POSIX only; on other systems xdist runs are not serialized (see hold_or_skip)
+        import fcntl  # POSIX only: worker_lock gives None elsewhere, and runs there are not serialized
 
         fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
         try:

@@ -5,4 +5,8 @@
     latency   interleaved A/B time ratios with robust statistics; CUDA-synchronized timers
     memory    peak allocated bytes (CUDA allocator; a deterministic live-tensor tracker on CPU),
               and the bytes held by a cache or recurrent state
+    allocator peak bytes at the CPU allocator itself (fused-kernel scratch included)
+    sweep     peak memory at chosen points of one generation (tokens -> bytes), OOM as a point's outcome
+    roofline  achieved FLOP/s against the device's measured matmul peak
+    arithmetic, rounding, scaling, linear_fit, image_similarity: pure helpers of single claim families
 """

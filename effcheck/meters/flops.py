@@ -48,12 +48,3 @@ def count_macs(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
     """Multiply-adds of one call: FLOPs / 2 as FlopCounterMode counts them."""
     return count_flops(fn, *args, **kwargs) // 2
 
-
-def flops_by_op(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, int]:
-    """FLOPs per aten op, to show where the work goes."""
-    import torch
-
-    counter = _counter()
-    with torch.no_grad(), counter:
-        fn(*args, **kwargs)
-    return {str(op): int(n) for op, n in counter.get_flop_counts().get("Global", {}).items()}

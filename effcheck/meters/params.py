@@ -19,15 +19,6 @@ def count_params(module: Any, *, trainable_only: bool = False) -> int:
     return total
 
 
-def params_measurement(module: Any, device: str = "cpu") -> Measurement:
-    return Measurement(
-        value=float(count_params(module)),
-        unit="params",
-        method="sum of parameter numel (tied weights once)",
-        device=device,
-    )
-
-
 def ratio_measurement(numerator: int, denominator: int, *, method: str, device: str = "cpu",
                       **details: Any) -> Measurement:
     """An exact ratio of two counts, with both counts kept for the reader."""

@@ -8,7 +8,6 @@ traffic or launch overhead (depthwise convolutions, small batches), not by arith
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from effcheck.meters.latency import time_samples
 
@@ -53,6 +52,3 @@ def roofline(flops: int, seconds: float, peak_flops_per_s: float) -> Roofline:
         raise ValueError("roofline needs positive time and peak")
     return Roofline(int(flops), float(seconds), float(peak_flops_per_s))
 
-
-def describe(model: str, r: Roofline) -> dict[str, Any]:
-    return {"model": model, **r.details()}
