@@ -54,10 +54,32 @@ def message(claim: Claim, measurement: Measurement, verdict: Verdict) -> str:
         f"source: {claim.source}"
     )
     if verdict is Verdict.REFUTED:
-        text += f"; the article is wrong here: {claim.refuted}"
+        text += f"; {refutation_lead(claim)}: {claim.refuted}"
     elif verdict is Verdict.FAIL and claim.refuted is not None:
         text += f"; this claim was recorded as refuted ({claim.refuted}) but now holds: revisit the note"
     return text
+
+
+# What a REFUTED verdict says, by whose sentence the claim checks: only that source is blamed.
+_REFUTATION_LEADS = {
+    "article": "the article is wrong here",
+    "paper": "the cited source's figure differs from the architecture",
+    "suite": "finding (the suite's own premise does not hold; nobody's claim is wrong)",
+    "user": "the claim does not hold",
+}
+# How the claims table labels a REFUTED verdict, by source kind.
+_REFUTED_LABELS = {"article": "REFUTED", "paper": "REFUTED (paper)", "suite": "FINDING", "user": "REFUTED"}
+
+
+def refutation_lead(claim: Claim) -> str:
+    return _REFUTATION_LEADS[claim.source_kind]
+
+
+def verdict_label(result: ClaimResult) -> str:
+    """The verdict as the claims table shows it: REFUTED is qualified by whose sentence was refuted."""
+    if result.verdict is Verdict.REFUTED:
+        return _REFUTED_LABELS[result.claim.source_kind]
+    return result.verdict.value
 
 
 def failed(claim: Claim, measurement: Measurement, reason: str, nodeid: str = "") -> ClaimResult:

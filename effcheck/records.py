@@ -23,6 +23,12 @@ SCHEMA_VERSION = 1
 
 COMPARISONS = ("==", ">=", "<=", "~", "between")
 DIRECTIONS = ("higher", "lower", "none")
+# Whose sentence a claim checks; a verdict blames only that source (see SOURCE_KINDS' use in checks.py):
+#   article  the article effcheck implements (the quote is its sentence, with its section)
+#   paper    a paper, table or model card the article relies on (the quote is that figure or sentence)
+#   suite    a premise or consistency check the suite adds itself: when it does not hold it is a finding
+#   user     a user's own claim (a design doc, a budget): the default, so user claims stay simple
+SOURCE_KINDS = ("article", "paper", "suite", "user")
 
 
 class Verdict(str, Enum):
@@ -50,8 +56,10 @@ class Claim:
       "between" expected * (1 - margin) <= value <= expected_high * (1 + margin)
     better: which way is an improvement, for regression gating against a baseline run.
     noisy: the metric is timed (carries samples and spread) rather than exact.
-    refuted: None, or why the article is wrong with the evidence; the check is then expected to fail
+    refuted: None, or why the quoted source is wrong, with the evidence; the check is then expected to fail
       (strict: if the claim ever holds, the test fails so the note gets revisited).
+    source_kind: whose sentence this is (SOURCE_KINDS); `quote` is that sentence, verbatim. Article claims
+      must quote the article; the wording of a REFUTED verdict follows the kind.
     tolerance: allowed relative change against the baseline run before it is a regression
       (None: exact metrics must not change at all; noisy ones use the default of the gate).
     """
@@ -69,6 +77,8 @@ class Claim:
     noisy: bool = False
     refuted: str | None = None
     tolerance: float | None = None
+    source_kind: str = "user"
+    quote: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id or " " in self.id or self.id.startswith("/") or self.id.endswith("/"):
@@ -94,6 +104,10 @@ class Claim:
             raise ValueError(f"claim {self.id}: expected_high < expected")
         if self.tolerance is not None and not (self.tolerance >= 0 and math.isfinite(self.tolerance)):
             raise ValueError(f"claim {self.id}: tolerance must be >= 0, got {self.tolerance!r}")
+        if self.source_kind not in SOURCE_KINDS:
+            raise ValueError(f"claim {self.id}: source_kind must be one of {SOURCE_KINDS}, got {self.source_kind!r}")
+        if self.source_kind == "article" and not (self.quote and self.quote.strip()):
+            raise ValueError(f"claim {self.id}: an article claim must quote the sentence it checks (quote=...)")
 
     @property
     def family(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
+from effcheck.checks import verdict_label
 from effcheck.gate import Delta, GatePolicy, Status
 from effcheck.records import ClaimResult, Verdict, _fmt
 
@@ -14,7 +15,7 @@ HEADERS = ("claim", "statement", "measured", "expected", "verdict", "source")
 def _row(result: ClaimResult) -> tuple[str, str, str, str, str, str]:
     m = result.measurement
     measured = m.describe() if m is not None else "-"
-    verdict = result.verdict.value
+    verdict = verdict_label(result)
     if result.verdict in (Verdict.SKIP, Verdict.ERROR):
         verdict += f" ({result.message})"
     return (result.claim.id, result.claim.statement, measured, result.claim.expectation(), verdict,
@@ -43,8 +44,9 @@ def terminal_table(results: Iterable[ClaimResult], width: int = 160) -> str:
 
 
 def summary(results: Iterable[ClaimResult]) -> str:
-    counts = Counter(r.verdict for r in results)
-    parts = [f"{counts[v]} {v.value.lower()}" for v in Verdict if counts[v]]
+    counts = Counter(verdict_label(r) for r in results)
+    order = ["PASS", "FAIL", "REFUTED", "REFUTED (paper)", "FINDING", "SKIP", "ERROR"]
+    parts = [f"{counts[label]} {label.lower()}" for label in order if counts[label]]
     return "claims: " + ", ".join(parts)
 
 

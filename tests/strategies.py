@@ -2,7 +2,7 @@
 
 from hypothesis import strategies as st
 
-from effcheck.records import COMPARISONS, DIRECTIONS, Claim, Measurement
+from effcheck.records import COMPARISONS, DIRECTIONS, SOURCE_KINDS, Claim, Measurement
 
 finite = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False, allow_infinity=False)
 positive = st.floats(min_value=1e-6, max_value=1e12, allow_nan=False, allow_infinity=False)
@@ -16,6 +16,8 @@ def claims(draw, comparison=None):
     comparison = comparison or draw(st.sampled_from(COMPARISONS))
     expected = draw(finite)
     high = None
+    source_kind = draw(st.sampled_from(SOURCE_KINDS))
+    quote = draw(text) if source_kind == "article" else draw(st.none() | text)
     if comparison == "between":
         high = expected + draw(st.floats(min_value=0, max_value=1e6, allow_nan=False))
     return Claim(
@@ -32,6 +34,8 @@ def claims(draw, comparison=None):
         noisy=draw(st.booleans()),
         refuted=draw(st.none() | text),
         tolerance=draw(st.none() | margins),
+        source_kind=source_kind,
+        quote=quote,
     )
 
 

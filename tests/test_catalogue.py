@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from effcheck.claims import catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +53,20 @@ def test_claims_name_their_sources_and_refutations_say_why():
     for claim in catalogue().values():
         assert claim.source.strip() and claim.statement.strip()
         if claim.refuted is not None:
-            assert len(claim.refuted) > 20, f"{claim.id}: say why the article is wrong"
+            assert len(claim.refuted) > 20, f"{claim.id}: say why the quoted source is wrong"
+
+
+FAMILIES = sorted({claim.family for claim in catalogue().values()})
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_catalogued_claim_quotes_its_source(family):
+    """effcheck's own claims say whose sentence they check (never 'user') and quote it verbatim."""
+    for claim in catalogue().values():
+        if claim.family != family:
+            continue
+        assert claim.source_kind in ("article", "paper", "suite"), f"{claim.id}: source_kind={claim.source_kind!r}"
+        assert claim.quote and claim.quote.strip(), f"{claim.id}: quote the sentence this claim checks"
 
 
 def test_noisy_claims_are_exactly_the_timed_benchmarks():

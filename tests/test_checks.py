@@ -114,3 +114,33 @@ def test_json_form_holds_only_builtin_types():
     m = Measurement(1.0, "x", "t", details={"torch": Version("2.9.1"), "flag": True, "n": 3})
     details = m.to_dict()["details"]
     assert type(details["torch"]) is str and details["flag"] is True and type(details["n"]) is int
+
+
+@pytest.mark.parametrize(
+    ("kind", "label", "lead"),
+    [
+        ("article", "REFUTED", "the article is wrong here"),
+        ("paper", "REFUTED (paper)", "the cited source's figure differs"),
+        ("suite", "FINDING", "the suite's own premise does not hold"),
+        ("user", "REFUTED", "the claim does not hold"),
+    ],
+)
+def test_a_refuted_verdict_blames_only_the_source_it_quotes(kind, label, lead):
+    from effcheck.checks import verdict_label
+
+    claim = Claim(id="f/c", statement="s", source="src", metric="m", unit="x", comparison=">=", expected=2.0,
+                  refuted="measured 1x", source_kind=kind, quote="the sentence" if kind != "user" else None)
+    result = evaluate(claim, Measurement(value=1.0, unit="x", method="test"))
+    assert result.verdict is Verdict.REFUTED
+    assert verdict_label(result) == label
+    assert lead in result.message
+    assert ("article is wrong" in result.message) == (kind == "article")
+
+
+def test_unknown_source_kind_and_unquoted_article_claim_fail_at_construction():
+    with pytest.raises(ValueError, match="source_kind must be one of"):
+        Claim(id="f/c", statement="s", source="src", metric="m", unit="x", comparison="==", expected=1,
+              source_kind="blog")
+    with pytest.raises(ValueError, match="must quote the sentence"):
+        Claim(id="f/c", statement="s", source="src", metric="m", unit="x", comparison="==", expected=1,
+              source_kind="article")
