@@ -7,7 +7,7 @@ the median of its rounds. `linear_fit` is ordinary least squares with R^2, pure 
 
 from __future__ import annotations
 
-import sys
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,9 +43,10 @@ def linear_fit(points: Sequence[tuple[float, float]]) -> LinearFit:
     ss_tot = sum((y - my) ** 2 for y in ys)
     # Residuals within a few ulps of the data are rounding, not misfit: the line is exact. Without this a
     # flat line y = c (where the mean itself rounds, so ss_res and ss_tot are equal specks) gets R^2 = 0.
+    # ss_tot == 0: the y differ so little that their squares underflow (subnormal data); nothing to explain.
     scale = max(*(abs(y) for y in ys), abs(intercept), abs(slope) * max(abs(x) for x in xs))
-    rounding = 4 * n * sys.float_info.epsilon * scale  # the sums' own rounding grows with n
-    exact = all(abs(r) <= rounding for r in residuals)
+    rounding = 4 * n * math.ulp(scale)  # the sums' own rounding grows with n; ulp stays > 0 for subnormals
+    exact = ss_tot == 0 or all(abs(r) <= rounding for r in residuals)
     r_squared = 1.0 if exact else max(0.0, 1.0 - ss_res / ss_tot)
     return LinearFit(slope, intercept, r_squared)
 
