@@ -7,6 +7,7 @@ the median of its rounds. `linear_fit` is ordinary least squares with R^2, pure 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,10 +38,16 @@ def linear_fit(points: Sequence[tuple[float, float]]) -> LinearFit:
     sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
     slope = sxy / sxx
     intercept = my - slope * mx
-    ss_res = sum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, ys, strict=True))
+    residuals = [y - (intercept + slope * x) for x, y in zip(xs, ys, strict=True)]
+    ss_res = sum(r * r for r in residuals)
     ss_tot = sum((y - my) ** 2 for y in ys)
-    # every y equal: the flat line through them is exact
-    r_squared = 1.0 if ss_tot == 0 else max(0.0, 1.0 - ss_res / ss_tot)
+    # Residuals within a few ulps of the data are rounding, not misfit: the line is exact. Without this a
+    # flat line y = c (where the mean itself rounds, so ss_res and ss_tot are equal specks) gets R^2 = 0.
+    # ss_tot == 0: the y differ so little that their squares underflow (subnormal data); nothing to explain.
+    scale = max(*(abs(y) for y in ys), abs(intercept), abs(slope) * max(abs(x) for x in xs))
+    rounding = 4 * n * math.ulp(scale)  # the sums' own rounding grows with n; ulp stays > 0 for subnormals
+    exact = ss_tot == 0 or all(abs(r) <= rounding for r in residuals)
+    r_squared = 1.0 if exact else max(0.0, 1.0 - ss_res / ss_tot)
     return LinearFit(slope, intercept, r_squared)
 
 
