@@ -19,12 +19,22 @@ DEFAULT_STORAGE = ".benchmarks"
 def _cmd_list(args: argparse.Namespace) -> int:
     from effcheck.claims import catalogue
 
-    for claim in catalogue().values():
+    if args.paths:  # the claims of a test path (a user's own), found by collecting it
+        from effcheck.discover import claims_in
+
+        found = [(f.claim, f.nodeid) for f in claims_in(args.paths)]
+        if not found:
+            print(f"effcheck: no test under {' '.join(args.paths)} carries a @pytest.mark.claim", file=sys.stderr)
+    else:
+        found = [(claim, "") for claim in catalogue().values()]
+    for claim, nodeid in found:
         if args.family and claim.family != args.family:
             continue
         refuted = "  [recorded as REFUTED]" if claim.refuted else ""
+        where = f"\n    test: {nodeid}" if nodeid else ""
+        applies = f"\n    applies to: {claim.applies_to}" if claim.applies_to else ""
         print(f"{claim.id}\n    {claim.statement} ({claim.metric} {claim.expectation()}){refuted}\n"
-              f"    source: {claim.source}")
+              f"    source: {claim.source}{applies}{where}")
     return 0
 
 
@@ -98,14 +108,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Efficiency claims of ML architectures, measured and gated. "
         "Run the benchmarks with `pytest benchmarks/`; this command reads what they saved.",
     )
+    from effcheck import __version__
+
+    parser.add_argument("--version", action="version", version=f"effcheck {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     storage = argparse.ArgumentParser(add_help=False)
     storage.add_argument("--storage", default=DEFAULT_STORAGE,
                          help=f"pytest-benchmark storage folder (default {DEFAULT_STORAGE})")
     runs_help = "a run: a path, 'latest' or its number as pytest-benchmark names it (0003)"
 
-    p = sub.add_parser("list", help="list the claims effcheck checks, with their sources")
-    p.add_argument("--family", help="only this family (vision, sequence, attention, llm, diffusion)")
+    p = sub.add_parser("list", help="list claims with their sources: effcheck's own, or those of a test path")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="test files or folders whose claims to list (collected by pytest; nothing runs)")
+    p.add_argument("--family", help="only this family (the claim id's first part: vision, sequence, ...)")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("report", parents=[storage], help="claims table of a saved run")
