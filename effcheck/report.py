@@ -90,3 +90,49 @@ def markdown_gate(deltas: Iterable[Delta], policy: GatePolicy) -> str:
         out.append(f"| `{d.claim_id}` | {status} | {_fmt(d.baseline_value)} | {_fmt(d.current_value)} {d.unit} "
                    f"| {change} | {d.tolerance:.1%} | {p} |")
     return "\n".join(out)
+
+
+# -- the PR comment / step summary ---------------------------------------------------------------------
+
+_MOVED = (Status.REGRESSION, Status.IMPROVEMENT, Status.CHANGED, Status.NEW, Status.MISSING)
+
+
+def headline(results: Iterable[ClaimResult], deltas: Iterable[Delta], env_changes: Iterable[str] = ()) -> str:
+    """One line a reviewer reads first: what moved against the baseline, what fails, what the environment did."""
+    results, deltas, env_changes = list(results), list(deltas), list(env_changes)
+    counts = Counter(d.status for d in deltas)
+    if deltas:
+        moved = [f"{counts[s]} {s.value}{'s' if counts[s] != 1 and s is not Status.NEW else ''}"
+                 for s in (Status.REGRESSION, Status.IMPROVEMENT, Status.CHANGED, Status.NEW, Status.MISSING)
+                 if counts[s]]
+        text = ", ".join([*moved, f"{counts[Status.UNCHANGED]} unchanged"])
+    else:
+        text = "not gated (no baseline comparison in this run)"
+    failing = sum(r.verdict in (Verdict.FAIL, Verdict.ERROR) for r in results)
+    verdicts = summary(results).removeprefix("claims: ")
+    env = "; environment: " + ", ".join(env_changes) if env_changes else "; environment unchanged" if deltas else ""
+    mark = ":x:" if counts[Status.REGRESSION] or failing else ":white_check_mark:"
+    return f"{mark} **effcheck**: {text} · claims: {verdicts or 'none'}{env}"
+
+
+def pr_markdown(results: Iterable[ClaimResult], deltas: Iterable[Delta], policy: GatePolicy, *, title: str,
+                env_changes: Iterable[str] = ()) -> str:
+    """Headline, then only what changed (or fails), then every claim folded away: fits a PR comment, links
+    nothing relative (a comment has no files beside it)."""
+    results = sorted(results, key=lambda r: r.claim.id)
+    deltas = list(deltas)
+    out = [f"### {title}", "", headline(results, deltas, env_changes), ""]
+    moved = [d for d in deltas if d.status in _MOVED]
+    failing_ids = {r.claim.id for r in results if r.verdict in (Verdict.FAIL, Verdict.ERROR)}
+    moved_ids = {d.claim_id for d in moved}
+    if moved:
+        out += ["#### Changed against the baseline", "", markdown_gate(moved, policy), ""]
+    still_failing = [r for r in results if r.claim.id in failing_ids - moved_ids]
+    if still_failing:
+        out += ["#### Failing claims", "", markdown_table(still_failing).rsplit("\n\n", 1)[0], ""]
+    if not moved and not still_failing:
+        out += ["Nothing changed against the baseline and no claim fails." if deltas else
+                "No claim fails.", ""]
+    out += ["<details><summary>All " + str(len(results)) + " claims</summary>", "", markdown_table(results), "",
+            "</details>"]
+    return "\n".join(out)
