@@ -111,8 +111,11 @@ def claim_over_time(history: ClaimHistory, env_changes: Sequence[EnvChange] = ()
             ax.annotate(_short(change.label), (change.created, 1.0), xycoords=("data", "axes fraction"),
                         xytext=(3, -3), textcoords="offset points", fontsize=7, color="#9a6700", va="top",
                         rotation=0)
-    if measured and measured[0].created == measured[-1].created:  # one run: an hour either side, not years
-        ax.set_xlim(measured[0].created - dt.timedelta(hours=1), measured[-1].created + dt.timedelta(hours=1))
+    dated = measured or list(history.points)  # never measured: the runs' dates still make the axis
+    if dated and dated[0].created == dated[-1].created:  # one run: an hour either side, not years
+        ax.set_xlim(dated[0].created - dt.timedelta(hours=1), dated[-1].created + dt.timedelta(hours=1))
+    elif not measured and dated:
+        ax.set_xlim(dated[0].created, dated[-1].created)
     locator = mdates.AutoDateLocator(minticks=2, maxticks=6)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
