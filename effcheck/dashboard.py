@@ -100,7 +100,7 @@ def build_page(runs: Sequence[Run], storage: str) -> dict[str, Any]:
 
     found = scopes(runs)
     multi = len(found) > 1
-    page_scopes = []
+    page_scopes: list[dict[str, Any]] = []
     for scope in found:
         by_name = {r.name: r for r in scope.runs}
         families: dict[str, list[ClaimHistory]] = {}
@@ -140,7 +140,7 @@ def render(page: dict[str, Any]) -> str:
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("effcheck", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined)
-    return env.get_template("dashboard.html.j2").render(**page)
+    return str(env.get_template("dashboard.html.j2").render(**page))
 
 
 def check_out_dir(out: str | os.PathLike[str]) -> Path:

@@ -98,7 +98,7 @@ def claim_over_time(history: ClaimHistory, env_changes: Sequence[EnvChange] = ()
         base = [p for p in measured if p.run == history.baseline_run]
         if base:
             ax.scatter([base[-1].created], [base[-1].value], s=150, facecolors="none", edgecolors="black",
-                       linewidths=1.4, zorder=4, label=f"baseline {history.baseline_run.split('_')[0]}")
+                       linewidths=1.4, zorder=4, label=f"baseline {base[-1].run.split('_')[0]}")
     low, high = bounds(claim)
     ax.axhline(claim.expected, color="#57606a", linestyle="--", linewidth=1,
                label=f"claimed {claim.expectation()}")
@@ -154,8 +154,9 @@ def sweep(spec: SweepFigure, lines: Sequence[tuple[str, Sequence[tuple[float, fl
     fig = _figure(6.4, 3.4)
     ax = fig.add_subplot()
     for label, series in lines:
+        xs: list[float]
         if spec.relative:
-            xs = list(range(len(series)))
+            xs = [float(i) for i in range(len(series))]
             ys = [(y / x - 1) * 100 if x else 0.0 for x, y in series]
         else:
             points = sorted(series)

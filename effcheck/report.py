@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from effcheck.checks import verdict_label
 from effcheck.gate import Delta, GatePolicy, Status
@@ -34,7 +34,10 @@ def terminal_table(results: Iterable[ClaimResult], width: int = 160) -> str:
     limits = (max(len(r.claim.id) for r in results), 44, 34, 26, 40, 40)
     rows = [tuple(_clip(cell, lim) for cell, lim in zip(_row(r), limits, strict=True)) for r in results]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(HEADERS)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
     out = [line(HEADERS), line(tuple("-" * w for w in widths))]
     out += [line(row) for row in rows]
     reasons = [r for r in results if r.verdict in (Verdict.SKIP, Verdict.ERROR)]
@@ -52,7 +55,10 @@ def summary(results: Iterable[ClaimResult]) -> str:
 
 def markdown_table(results: Iterable[ClaimResult]) -> str:
     results = sorted(results, key=lambda r: r.claim.id)
-    esc = lambda s: " ".join(s.split()).replace("|", "\\|")  # noqa: E731
+
+    def esc(text: str) -> str:
+        return " ".join(text.split()).replace("|", "\\|")
+
     out = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     for r in results:
         cells = list(_row(r))

@@ -176,6 +176,6 @@ def change_text(history: ClaimHistory) -> str:
     if delta is None:
         return "no baseline yet"
     if delta.status in (Status.NOT_COMPARED, Status.NEW, Status.MISSING):
-        return delta.status.value
+        return str(delta.status.value)
     change = "" if delta.change is None else f" {delta.change:+.1%}"
     return f"{delta.status.value}{change}"
