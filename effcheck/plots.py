@@ -60,6 +60,13 @@ SWEEP_FIGURES = (
                 "Each point is one variant's parameters or MACs as timm builds it, against the figure Table 2 "
                 "prints; 0 is agreement, and a printed figure's rounding allows about half its last digit.",
                 relative=True, x_ticks=tuple(f"B{i}" for i in range(8))),
+    SweepFigure("efficientnet_phi", "EfficientNet B1..B7: does one phi fit each variant?",
+                ("vision/efficientnet/compound_scaling",), "input resolution [px] (B1..B7)",
+                "gap between the phi ranges [phi]",
+                "0 when one compound coefficient explains the published depth, width and resolution."),
+    SweepFigure("efficientnet_flops_growth", "EfficientNet B1..B7: MACs growth over B0",
+                ("vision/efficientnet/compound_scaling_flops",), "input resolution [px] (B1..B7)",
+                "MACs / B0's MACs", "The paper's rule: FLOPs grow as d * w^2 * r^2, about 2^phi.", log_y=True),
 )
 
 
@@ -167,10 +174,14 @@ def sweep(spec: SweepFigure, lines: Sequence[tuple[str, Sequence[tuple[float, fl
         longest = max((len(series) for _, series in lines), default=0)
         if spec.x_ticks and longest <= len(spec.x_ticks):
             ax.set_xticks(range(longest), spec.x_ticks[:longest])
+    from matplotlib.ticker import NullFormatter
+
     if spec.log_x:
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a log axis overlap at this size
     if spec.log_y:
         ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(spec.x_label, fontsize=8)
     ax.set_ylabel(spec.y_label, fontsize=8)
     ax.tick_params(labelsize=7)

@@ -2,8 +2,9 @@
 time, its baseline and change, and where the software environment changed. Pure: no plotting, no files.
 
 The dashboard (effcheck.dashboard) draws what this module computes. A claim's baseline here is the one
-its newest run was gated against when that run recorded a comparison; otherwise the newest earlier run in
-the same scope whose verdict for the claim did not fail (a failing run is never a baseline).
+its newest run was gated against when that run recorded a comparison for it; otherwise (not gated, or
+the gate found no measurement of the claim) the newest earlier run in the same scope whose verdict for
+the claim did not fail (a failing run is never a baseline).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from effcheck.gate import Delta, GatePolicy, Status, compare_results
 from effcheck.records import Claim, ClaimResult, Ledger, Verdict
 
 ACCEPTABLE = (Verdict.PASS, Verdict.REFUTED)  # a run measured the claim and its check did not fail
+_NOTHING_COMPARED = (Status.NEW, Status.MISSING, Status.NOT_COMPARED)
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,9 @@ def _recorded_delta(run: Run, claim_id: str) -> Delta | None:
 def _baseline(claim_id: str, runs: Sequence[Run], latest: Run) -> tuple[str | None, Delta | None]:
     result = latest.ledger.by_id()[claim_id]
     recorded = _recorded_delta(latest, claim_id)
-    if recorded is not None and recorded.baseline_run:
-        return recorded.baseline_run, recorded
+    if recorded is not None and recorded.baseline_run and recorded.status not in _NOTHING_COMPARED:
+        return recorded.baseline_run, recorded  # what the gate said when the run was made
+    # not gated, or the gate's baseline run lacked the claim (a subset run): the newest earlier accepted run
     for run in reversed(runs[:-1]):
         previous = run.ledger.by_id().get(claim_id)
         if previous is not None and previous.measurement is not None and previous.verdict in ACCEPTABLE:
