@@ -169,3 +169,30 @@ def test_elsewhere(effcheck):
     result.assert_outcomes(failed=1, skipped=1)
     result.stdout.fnmatch_lines(["*b/here FAIL: claimed 'peak at most 1 MB'*",
                                  f"*budget applies to 'NVIDIA H200'; this run measures on {here!r}*"])
+
+
+def test_applies_to_is_a_case_insensitive_glob_over_the_device_name():
+    from effcheck import Claim
+    from effcheck.budgets import applies, device_name, not_applicable_reason
+
+    def budget(where):
+        return Claim(id="b/x", statement="s", source="doc", metric="m", unit="ms", comparison="<=", expected=2.0,
+                     applies_to=where)
+
+    gpu = {"device": "cuda:0", "gpu_name": "NVIDIA H200", "cpu": "AMD EPYC 9654 96-Core Processor"}
+    cpu = {**gpu, "device": "cpu"}
+    assert device_name(gpu) == "NVIDIA H200" and device_name(cpu) == "AMD EPYC 9654 96-Core Processor"
+    assert applies(budget("nvidia h200"), gpu) and not applies(budget("NVIDIA H200"), cpu)
+    assert applies(budget("*EPYC 9654*"), cpu) and not applies(budget("*EPYC 9654*"), gpu)
+    assert applies(budget("NVIDIA H*"), gpu) and not applies(budget("NVIDIA A100*"), gpu)
+    assert not_applicable_reason(budget("NVIDIA A100*"), gpu) == (
+        "budget applies to 'NVIDIA A100*'; this run measures on 'NVIDIA H200' (cuda:0)")
+    with pytest.raises(ValueError, match="applies_to must name a device"):
+        budget("  ")
+
+
+def test_an_explicit_benchmark_save_wins_over_autosave(pytester):
+    pytester.makepyfile(test_c=CLAIM_TEST)
+    pytester.runpytest("-p", "no:cacheprovider", "--benchmark-save=release").assert_outcomes(passed=1)
+    (saved,) = _runs(pytester.path)
+    assert saved.name.endswith("_release.json")
