@@ -100,6 +100,7 @@ def markdown_gate(deltas: Iterable[Delta], policy: GatePolicy) -> str:
 
 # -- the PR comment / step summary ---------------------------------------------------------------------
 
+_COUNTABLE = (Status.REGRESSION, Status.IMPROVEMENT)  # "2 regressions", but "2 new", "2 missing"
 _MOVED = (Status.REGRESSION, Status.IMPROVEMENT, Status.CHANGED, Status.NEW, Status.MISSING)
 
 
@@ -108,7 +109,7 @@ def headline(results: Iterable[ClaimResult], deltas: Iterable[Delta], env_change
     results, deltas, env_changes = list(results), list(deltas), list(env_changes)
     counts = Counter(d.status for d in deltas)
     if deltas:
-        moved = [f"{counts[s]} {s.value}{'s' if counts[s] != 1 and s is not Status.NEW else ''}"
+        moved = [f"{counts[s]} {s.value}{'s' if counts[s] != 1 and s in _COUNTABLE else ''}"
                  for s in (Status.REGRESSION, Status.IMPROVEMENT, Status.CHANGED, Status.NEW, Status.MISSING)
                  if counts[s]]
         text = ", ".join([*moved, f"{counts[Status.UNCHANGED]} unchanged"])

@@ -30,6 +30,9 @@ def test_headline_counts_moves_verdicts_and_the_environment():
     assert "claims: 3 pass, 1 fail" in line and "environment: torch 2.13.0 -> 2.14.1" in line
     assert "\n" not in line
     assert "not gated" in headline(RESULTS[1:2], [])
+    several = [Delta(f"a/{i}", status, "m") for i, status in enumerate(
+        [Status.REGRESSION, Status.REGRESSION, Status.MISSING, Status.MISSING, Status.NEW, Status.NEW])]
+    assert "2 regressions, 2 new, 2 missing, 0 unchanged" in headline([], several)
 
 
 def test_only_changed_or_failing_claims_are_shown_and_all_are_folded():
