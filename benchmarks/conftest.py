@@ -1,15 +1,5 @@
-"""Benchmarks save every run to pytest-benchmark's storage: the first run is the baseline."""
+"""The claim suite's shared pytest configuration.
 
-import pytest
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_configure(config: pytest.Config) -> None:
-    # Runs before pytest-benchmark reads its options; an explicit --benchmark-save still wins.
-    if config.getoption("benchmark_save", None) or config.getoption("benchmark_autosave", None):
-        return
-    if config.getoption("benchmark_disable", False):
-        return
-    from pytest_benchmark.utils import get_tag
-
-    config.option.benchmark_autosave = get_tag()
+Saving every run that checked claims (the history the gate reads) is the plugin's job, in this
+repository and in any other (ini option `effcheck_autosave`, default true): nothing to do here.
+"""

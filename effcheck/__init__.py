@@ -7,6 +7,7 @@ from effcheck.checks import evaluate
 from effcheck.errors import EffcheckError, MissingDependency, SchemaError, UsageError
 from effcheck.records import SCHEMA_VERSION, Claim, ClaimResult, Ledger, Measurement, Verdict
 
+# The one source of the version: pyproject.toml reads it (setuptools dynamic attr), the ledger records it.
 __version__ = "0.1.0"
 
 __all__ = [

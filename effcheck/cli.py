@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from effcheck.errors import BaselineError, EffcheckError
 from effcheck.options import add_options
+from effcheck.records import Ledger
 
 DEFAULT_STORAGE = ".benchmarks"
 
@@ -19,33 +20,60 @@ DEFAULT_STORAGE = ".benchmarks"
 def _cmd_list(args: argparse.Namespace) -> int:
     from effcheck.claims import catalogue
 
-    for claim in catalogue().values():
+    if args.paths:  # the claims of a test path (a user's own), found by collecting it
+        from effcheck.discover import claims_in
+
+        found = [(f.claim, f.nodeid) for f in claims_in(args.paths)]
+        if not found:
+            print(f"effcheck: no test under {' '.join(args.paths)} carries a @pytest.mark.claim", file=sys.stderr)
+    else:
+        found = [(claim, "") for claim in catalogue().values()]
+    for claim, nodeid in found:
         if args.family and claim.family != args.family:
             continue
         refuted = "  [recorded as REFUTED]" if claim.refuted else ""
+        where = f"\n    test: {nodeid}" if nodeid else ""
+        applies = f"\n    applies to: {claim.applies_to}" if claim.applies_to else ""
         print(f"{claim.id}\n    {claim.statement} ({claim.metric} {claim.expectation()}){refuted}\n"
-              f"    source: {claim.source}")
+              f"    source: {claim.source}{applies}{where}")
     return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from effcheck.gate import Delta, GatePolicy
-    from effcheck.report import markdown_gate, markdown_table, terminal_table
+    from effcheck.report import terminal_table
     from effcheck.store import load_ledger, resolve_run
 
     path = resolve_run(args.run, args.storage)
     ledger = load_ledger(path)
     deltas = [Delta.from_dict(d) for d in (ledger.comparison or {}).get("deltas", [])]
     if args.format == "markdown":
-        print(f"### effcheck claims: {path.name}\n\n`{ledger.hardware_key}`, {ledger.created}\n")
-        print(markdown_table(ledger.results))
-        if deltas:
-            print(f"\n#### gate against {(ledger.comparison or {}).get('baseline')}\n")
-            print(markdown_gate(deltas, GatePolicy()))
+        from effcheck.report import pr_markdown
+
+        print(pr_markdown(ledger.results, deltas, GatePolicy(), title=f"effcheck: run {path.stem.split('_')[0]} "
+                          f"on `{ledger.hardware_key}`", env_changes=_env_changes(ledger)))
     else:
         print(f"{path}  ({ledger.hardware_key}, {ledger.created})")
         print(terminal_table(ledger.results))
     return 0
+
+
+def _env_changes(ledger: Ledger) -> tuple[str, ...]:
+    """Versions that differ from the baseline the run was gated against (when its file is still there)."""
+    from effcheck.store import load_ledger
+    from effcheck.timeline import version_changes
+
+    comparison = ledger.comparison or {}
+    recorded = comparison.get("environment_changes")
+    if isinstance(recorded, list):
+        return tuple(str(c) for c in recorded)
+    baseline = comparison.get("baseline")
+    if not baseline:
+        return ()
+    try:
+        return version_changes(load_ledger(baseline).environment, ledger.environment)
+    except EffcheckError:
+        return ()
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -68,27 +96,28 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
-    from effcheck.plots import write_history
+    from effcheck.dashboard import check_out_dir, write_dashboard
     from effcheck.store import list_runs, load_ledger
+    from effcheck.timeline import run_from_file
 
+    check_out_dir(args.out)  # a bad --out fails in one line before any file is read
     runs = []
-    for run in list_runs(args.storage):
+    for saved in list_runs(args.storage):
         try:
-            ledger = load_ledger(run.path)
+            ledger = load_ledger(saved.path)
         except EffcheckError as exc:
-            print(f"effcheck: skipping {run.path}: {exc}", file=sys.stderr)
+            print(f"effcheck: skipping {saved.path}: {exc}", file=sys.stderr)
             continue
         if args.hardware and ledger.hardware_key != args.hardware:
             continue
-        runs.append((run.name, ledger))
+        runs.append(run_from_file(saved.path, ledger, saved.created))
     if not runs:
-        raise BaselineError(f"no readable runs with effcheck results in {args.storage}: run `pytest benchmarks/`")
-    keys = {ledger.hardware_key for _, ledger in runs}
-    if len(keys) > 1:
-        raise BaselineError(f"runs from {len(keys)} hardware keys in {args.storage}: choose one with --hardware "
-                            f"({'; '.join(sorted(keys))})")
-    index = write_history(runs, args.out)
-    print(f"wrote {index} ({len(runs)} runs)")
+        only = f" with hardware key {args.hardware!r}" if args.hardware else ""
+        raise BaselineError(f"no readable runs with effcheck results{only} in {args.storage}: "
+                            "run `pytest` on tests that carry claims first (each such run is saved)")
+    page = write_dashboard(runs, args.out, str(args.storage))
+    scopes = len({r.ledger.hardware_key for r in runs})
+    print(f"wrote {page} ({len(runs)} runs, {scopes} hardware scope{'s' if scopes != 1 else ''})")
     return 0
 
 
@@ -98,14 +127,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Efficiency claims of ML architectures, measured and gated. "
         "Run the benchmarks with `pytest benchmarks/`; this command reads what they saved.",
     )
+    from effcheck import __version__
+
+    parser.add_argument("--version", action="version", version=f"effcheck {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     storage = argparse.ArgumentParser(add_help=False)
     storage.add_argument("--storage", default=DEFAULT_STORAGE,
                          help=f"pytest-benchmark storage folder (default {DEFAULT_STORAGE})")
     runs_help = "a run: a path, 'latest' or its number as pytest-benchmark names it (0003)"
 
-    p = sub.add_parser("list", help="list the claims effcheck checks, with their sources")
-    p.add_argument("--family", help="only this family (vision, sequence, attention, llm, diffusion)")
+    p = sub.add_parser("list", help="list claims with their sources: effcheck's own, or those of a test path")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="test files or folders whose claims to list (collected by pytest; nothing runs)")
+    p.add_argument("--family", help="only this family (the claim id's first part: vision, sequence, ...)")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("report", parents=[storage], help="claims table of a saved run")
@@ -122,9 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(p.add_argument, "--", ("compare-fail", "fail-on-improvement"))
     p.set_defaults(func=_cmd_compare)
 
-    p = sub.add_parser("history", parents=[storage], help="PNG plots of every claim's metric over saved runs")
-    p.add_argument("--out", default="effcheck-history", help="output folder (default effcheck-history)")
-    p.add_argument("--hardware", help="only runs with this hardware key")
+    p = sub.add_parser("history", parents=[storage],
+                       help="a self-contained HTML dashboard of the saved runs: status grid, each claim over time, "
+                       "the recorded sweeps")
+    p.add_argument("--out", default="effcheck-history",
+                   help="folder for index.html (default effcheck-history); the page needs no server or network")
+    p.add_argument("--hardware", help="only runs with this hardware key (by default every scope is shown)")
     p.set_defaults(func=_cmd_history)
     return parser
 

@@ -55,6 +55,17 @@ SESSION_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
+# Settable only in [tool.pytest.ini_options] (or pytest.ini): project-wide choices, not per-run flags.
+INI_ONLY: dict[str, dict[str, Any]] = {
+    "autosave": {
+        "type": "bool",
+        "default": True,
+        "help": "save every run that checked claims to pytest-benchmark's storage, the history the gate reads "
+        "(default true; an explicit --benchmark-save/--benchmark-autosave still wins)",
+    },
+}
+
+
 @dataclass(frozen=True)
 class Options:
     device: str = "auto"
@@ -62,13 +73,62 @@ class Options:
     baseline: str | None = None
     gate: GatePolicy = GatePolicy()
     compare: bool = False  # gate against a baseline in this session
+    weights: str | None = None
+    autosave: bool = True
 
 
+def dest(name: str) -> str:
+    return "effcheck_" + name.replace("-", "_")
 
-def add_options(add: Any, prefix: str, names: tuple[str, ...] | None = None) -> None:
-    """Declare the options through `add` (pytest's group.addoption or argparse's add_argument)."""
+
+def add_options(add: Any, prefix: str, names: tuple[str, ...] | None = None, ini_fallback: bool = False) -> None:
+    """Declare the options through `add` (pytest's group.addoption or argparse's add_argument).
+
+    ini_fallback: the command line's default is None, so an option not given there falls back to the
+    ini value of the same name (`effcheck_device = cpu`), and only then to the built-in default.
+    """
     for name in names or tuple(SESSION_OPTIONS):
-        add(prefix + name, dest="effcheck_" + name.replace("-", "_"), **SESSION_OPTIONS[name])
+        spec = dict(SESSION_OPTIONS[name])
+        if ini_fallback:
+            spec["default"] = None
+        add(prefix + name, dest=dest(name), **spec)
+
+
+def _ini_type(spec: dict[str, Any]) -> str:
+    if spec.get("action") in ("store_true", "store_false"):
+        return "bool"
+    if spec.get("action") == "append":
+        return "linelist"
+    return "string"
+
+
+def add_ini_options(addini: Any) -> None:
+    """Every --effcheck-NAME option as an ini option effcheck_NAME, plus the ini-only ones (pytest's parser.addini)."""
+    for name, spec in SESSION_OPTIONS.items():
+        kind = _ini_type(spec)
+        extra = {} if spec.get("default") is None else {"default": spec["default"]}
+        addini(dest(name), help=f"default for --effcheck-{name}: " + spec["help"].replace("%%", "%"), type=kind,
+               **extra)
+    for name, spec in INI_ONLY.items():
+        addini(dest(name), help=spec["help"], type=spec["type"], default=spec["default"])
+
+
+def option_value(config: Any, name: str) -> Any:
+    """The command line's value, else the ini file's, else the built-in default."""
+    key = dest(name)
+    given = config.getoption(key, None)
+    if given is not None and given != []:
+        return given
+    getini = getattr(config, "getini", None)
+    if getini is not None:
+        try:
+            value = getini(key)
+        except (ValueError, KeyError):  # not declared (a config object from elsewhere)
+            value = None
+        if value is not None and value != "" and value != []:
+            return value
+    spec = SESSION_OPTIONS.get(name) or INI_ONLY[name]
+    return spec.get("default")
 
 
 def check_writable(path: str) -> str:
@@ -85,21 +145,25 @@ def check_writable(path: str) -> str:
 
 
 def read_options(config: Any) -> Options:
-    get = config.getoption
-    json_path = get("effcheck_json")
+    def get(name: str) -> Any:
+        return option_value(config, name)
+
+    json_path = get("json")
     gate = GatePolicy.from_specs(
-        get("effcheck_compare_fail") or [],
-        fail_on_improvement=bool(get("effcheck_fail_on_improvement")),
-        require_baseline=bool(get("effcheck_require_baseline")),
+        get("compare-fail") or [],
+        fail_on_improvement=bool(get("fail-on-improvement")),
+        require_baseline=bool(get("require-baseline")),
     )
-    baseline = get("effcheck_baseline")
-    compare = bool(baseline or gate.require_baseline or get("benchmark_compare", None))
+    baseline = get("baseline")
+    compare = bool(baseline or gate.require_baseline or config.getoption("benchmark_compare", None))
     return Options(
-        device=parse_device(get("effcheck_device")),
+        device=parse_device(get("device")),
         json=check_writable(json_path) if json_path else None,
         baseline=baseline,
         gate=gate,
         compare=compare,
+        weights=get("weights"),
+        autosave=bool(get("autosave")),
     )
 
 

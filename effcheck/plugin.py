@@ -3,6 +3,10 @@
 Loaded by pytest without importing torch or any ML library; those load inside fixtures and meters.
 Results travel in each report's user_properties (so they survive pytest-xdist) and only the controller
 prints the claims table and writes files.
+
+The plugin is installed in every project of an environment, so it acts only on *effcheck benchmarks*
+(tests that carry a claim or use the `effcheck` fixture): its markers (gpu, timed) change nothing for
+a project's other tests.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from effcheck.errors import EffcheckError, MissingDependency
-from effcheck.options import add_options, read_options
+from effcheck.options import add_ini_options, add_options, read_options
 from effcheck.session import CLAIMS_KEY, DELTA_KEY, RESULT_KEY, SERIAL_KEY, EffcheckSession
 
 SESSION = pytest.StashKey[EffcheckSession]()
@@ -23,16 +27,18 @@ if TYPE_CHECKING:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    add_options(parser.getgroup("effcheck", "effcheck: efficiency claims").addoption, prefix="--effcheck-")
+    add_options(parser.getgroup("effcheck", "effcheck: efficiency claims").addoption, prefix="--effcheck-",
+                ini_fallback=True)
+    add_ini_options(parser.addini)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for line in (
         "claim(claim): the effcheck Claim this benchmark checks",
-        "gpu: needs CUDA; skipped with the reason when no CUDA device is present",
+        "gpu: effcheck benchmark that needs CUDA; skipped with the reason when no CUDA device is present",
         "slow: takes more than a few seconds on a 2-core CPU",
         "weights: needs real pretrained weights found locally (never downloaded)",
-        "timed: measures wall-clock time; runs serially, never under pytest-xdist workers",
+        "timed: effcheck benchmark measuring wall-clock time; runs alone, never beside other pytest-xdist work",
     ):
         config.addinivalue_line("markers", line)
     try:
@@ -52,6 +58,11 @@ def claims_of(item: pytest.Item) -> list[Claim]:
     return [c for mark in item.iter_markers("claim") for c in mark.args]
 
 
+def is_effcheck_benchmark(item: pytest.Item) -> bool:
+    """A test effcheck acts on: it carries a claim or uses the `effcheck` fixture. Others are left alone."""
+    return item.get_closest_marker("claim") is not None or "effcheck" in getattr(item, "fixturenames", ())
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         claims = claims_of(item)
@@ -65,7 +76,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     from effcheck.serial import worker_lock
 
     lock = worker_lock(getattr(item.config, "workerinput", None))
-    if lock is None:
+    if lock is None or not is_effcheck_benchmark(item):
         return (yield)
     exclusive = item.get_closest_marker("timed") is not None
     if exclusive:
@@ -76,8 +87,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
-    if item.get_closest_marker("gpu") is not None:
-        _skip_without_cuda(item)
+    if is_effcheck_benchmark(item):
+        if item.get_closest_marker("gpu") is not None:
+            _skip_without_cuda(item)
+        _skip_where_no_claim_applies(item)
     try:
         return (yield)
     except MissingDependency as exc:
@@ -102,6 +115,34 @@ def _skip_without_cuda(item: pytest.Item) -> None:
         pytest.skip("gpu benchmark: torch is not installed")
     if not torch.cuda.is_available():
         pytest.skip(f"gpu benchmark: no CUDA device visible to torch {torch.__version__}; run on a GPU machine")
+
+
+def _skip_where_no_claim_applies(item: pytest.Item) -> None:
+    """A budget on named hardware (Claim.applies_to) is not measured elsewhere: skip, saying where it applies."""
+    claims = claims_of(item)
+    if not claims or all(c.applies_to is None for c in claims):
+        return
+    from effcheck.budgets import not_applicable_reason
+
+    env = _session(item.config).environment()
+    reasons = [not_applicable_reason(c, env) for c in claims]
+    if all(reasons):
+        pytest.skip("; ".join(r for r in reasons if r))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
+    """Before pytest-benchmark saves (its own wrapper runs inside this one): effcheck decides what is saved."""
+    effcheck_session = _session(session.config)
+    if not effcheck_session.is_worker:
+        from effcheck.saving import prepare_saving
+
+        try:
+            prepare_saving(session.config, effcheck_session)
+        except EffcheckError as exc:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            session.config.get_terminal_writer().line(f"effcheck: {exc}", red=True)
+    return (yield)
 
 
 @pytest.fixture(scope="session")
@@ -159,7 +200,6 @@ class Recorder:
             pytest.fail(result.message, pytrace=False)
         return result
 
-
     def fail(self, measurement: Measurement, reason: str, claim: Claim | None = None) -> None:
         """Record a FAIL that keeps the partial measurement (e.g. an out-of-memory at one sweep point)."""
         from effcheck.checks import failed
@@ -192,7 +232,7 @@ def one_torch_thread() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def weights_dir(request: pytest.FixtureRequest) -> str | None:
     """--effcheck-weights: a folder of real weights laid out like the hub, or None (weights benchmarks skip)."""
-    return request.config.getoption("effcheck_weights")
+    return _session(request.config).options.weights
 
 
 @pytest.fixture(scope="session")

@@ -60,6 +60,9 @@ class Claim:
       (strict: if the claim ever holds, the test fails so the note gets revisited).
     source_kind: whose sentence this is (SOURCE_KINDS); `quote` is that sentence, verbatim. Article claims
       must quote the article; the wording of a REFUTED verdict follows the kind.
+    applies_to: None (everywhere), or the device a budget holds on: a case-insensitive glob matched against
+      the GPU name when measuring on CUDA, else the CPU model ("NVIDIA H200", "*EPYC 9654*"); elsewhere the
+      benchmark skips, saying where it applies (see effcheck.budgets).
     tolerance: allowed relative change against the baseline run before it is a regression
       (None: exact metrics must not change at all; noisy ones use the default of the gate).
     """
@@ -79,6 +82,7 @@ class Claim:
     tolerance: float | None = None
     source_kind: str = "user"
     quote: str | None = None
+    applies_to: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id or " " in self.id or self.id.startswith("/") or self.id.endswith("/"):
@@ -108,6 +112,8 @@ class Claim:
             raise ValueError(f"claim {self.id}: source_kind must be one of {SOURCE_KINDS}, got {self.source_kind!r}")
         if self.source_kind == "article" and not (self.quote and self.quote.strip()):
             raise ValueError(f"claim {self.id}: an article claim must quote the sentence it checks (quote=...)")
+        if self.applies_to is not None and not self.applies_to.strip():
+            raise ValueError(f"claim {self.id}: applies_to must name a device (a GPU name or CPU model), or be None")
 
     @property
     def family(self) -> str:

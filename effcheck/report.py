@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from effcheck.checks import verdict_label
 from effcheck.gate import Delta, GatePolicy, Status
@@ -34,7 +34,10 @@ def terminal_table(results: Iterable[ClaimResult], width: int = 160) -> str:
     limits = (max(len(r.claim.id) for r in results), 44, 34, 26, 40, 40)
     rows = [tuple(_clip(cell, lim) for cell, lim in zip(_row(r), limits, strict=True)) for r in results]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(HEADERS)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
     out = [line(HEADERS), line(tuple("-" * w for w in widths))]
     out += [line(row) for row in rows]
     reasons = [r for r in results if r.verdict in (Verdict.SKIP, Verdict.ERROR)]
@@ -52,7 +55,10 @@ def summary(results: Iterable[ClaimResult]) -> str:
 
 def markdown_table(results: Iterable[ClaimResult]) -> str:
     results = sorted(results, key=lambda r: r.claim.id)
-    esc = lambda s: " ".join(s.split()).replace("|", "\\|")  # noqa: E731
+
+    def esc(text: str) -> str:
+        return " ".join(text.split()).replace("|", "\\|")
+
     out = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     for r in results:
         cells = list(_row(r))
@@ -89,4 +95,51 @@ def markdown_gate(deltas: Iterable[Delta], policy: GatePolicy) -> str:
         p = "-" if d.p_value is None else f"{d.p_value:.3g}"
         out.append(f"| `{d.claim_id}` | {status} | {_fmt(d.baseline_value)} | {_fmt(d.current_value)} {d.unit} "
                    f"| {change} | {d.tolerance:.1%} | {p} |")
+    return "\n".join(out)
+
+
+# -- the PR comment / step summary ---------------------------------------------------------------------
+
+_COUNTABLE = (Status.REGRESSION, Status.IMPROVEMENT)  # "2 regressions", but "2 new", "2 missing"
+_MOVED = (Status.REGRESSION, Status.IMPROVEMENT, Status.CHANGED, Status.NEW, Status.MISSING)
+
+
+def headline(results: Iterable[ClaimResult], deltas: Iterable[Delta], env_changes: Iterable[str] = ()) -> str:
+    """One line a reviewer reads first: what moved against the baseline, what fails, what the environment did."""
+    results, deltas, env_changes = list(results), list(deltas), list(env_changes)
+    counts = Counter(d.status for d in deltas)
+    if deltas:
+        moved = [f"{counts[s]} {s.value}{'s' if counts[s] != 1 and s in _COUNTABLE else ''}"
+                 for s in (Status.REGRESSION, Status.IMPROVEMENT, Status.CHANGED, Status.NEW, Status.MISSING)
+                 if counts[s]]
+        text = ", ".join([*moved, f"{counts[Status.UNCHANGED]} unchanged"])
+    else:
+        text = "not gated (no baseline comparison in this run)"
+    failing = sum(r.verdict in (Verdict.FAIL, Verdict.ERROR) for r in results)
+    verdicts = summary(results).removeprefix("claims: ")
+    env = "; environment: " + ", ".join(env_changes) if env_changes else "; environment unchanged" if deltas else ""
+    mark = ":x:" if counts[Status.REGRESSION] or failing else ":white_check_mark:"
+    return f"{mark} **effcheck**: {text} · claims: {verdicts or 'none'}{env}"
+
+
+def pr_markdown(results: Iterable[ClaimResult], deltas: Iterable[Delta], policy: GatePolicy, *, title: str,
+                env_changes: Iterable[str] = ()) -> str:
+    """Headline, then only what changed (or fails), then every claim folded away: fits a PR comment, links
+    nothing relative (a comment has no files beside it)."""
+    results = sorted(results, key=lambda r: r.claim.id)
+    deltas = list(deltas)
+    out = [f"### {title}", "", headline(results, deltas, env_changes), ""]
+    moved = [d for d in deltas if d.status in _MOVED]
+    failing_ids = {r.claim.id for r in results if r.verdict in (Verdict.FAIL, Verdict.ERROR)}
+    moved_ids = {d.claim_id for d in moved}
+    if moved:
+        out += ["#### Changed against the baseline", "", markdown_gate(moved, policy), ""]
+    still_failing = [r for r in results if r.claim.id in failing_ids - moved_ids]
+    if still_failing:
+        out += ["#### Failing claims", "", markdown_table(still_failing).rsplit("\n\n", 1)[0], ""]
+    if not moved and not still_failing:
+        out += ["Nothing changed against the baseline and no claim fails." if deltas else
+                "No claim fails.", ""]
+    out += ["<details><summary>All " + str(len(results)) + " claims</summary>", "", markdown_table(results), "",
+            "</details>"]
     return "\n".join(out)

@@ -97,22 +97,46 @@ def test_bad_input_is_one_line_with_status_2(storage, capsys, case, expected):
     assert err.startswith("effcheck: error:") and expected in err and "\n" not in err
 
 
-def test_history_writes_pngs_and_an_index(storage, tmp_path, capsys):
+def test_history_skips_a_bad_file_naming_it(storage, tmp_path, capsys):
     pytest.importorskip("matplotlib")
+    pytest.importorskip("jinja2")
     _save(storage, "0001", _ledger(2.0, samples=(1.9, 2.0, 2.1)))
     _save(storage, "0002", _ledger(2.2, samples=(2.1, 2.2, 2.3)))
     (storage / "Linux-CPython-3.11-64bit" / "0003_abc.json").write_text("{bad")  # skipped, named
     out = tmp_path / "hist"
     assert main(["history", "--storage", str(storage), "--out", str(out)]) == 0
-    assert (out / "fam__x.png").read_bytes().startswith(b"\x89PNG")
-    assert "fam__x.png" in (out / "index.html").read_text() and "fam__x.png" in (out / "index.md").read_text()
-    assert "skipping" in capsys.readouterr().err
+    assert "fam/x" in (out / "index.html").read_text()
+    err = capsys.readouterr().err
+    assert "skipping" in err and "0003_abc.json" in err
 
 
-def test_history_refuses_mixed_hardware(storage):
-    _save(storage, "0001", _ledger(2.0))
-    _save(storage, "0002", _ledger(2.0, key="other"))
-    assert main(["history", "--storage", str(storage)]) == 2
+def test_version_is_the_packages():
+    from effcheck import __version__
+
+    out = subprocess.run([sys.executable, "-m", "effcheck", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"effcheck {__version__}"
+
+
+def test_list_over_a_test_path_finds_claims_written_in_test_files(tmp_path, capsys, monkeypatch):
+    (tmp_path / "test_mine.py").write_text(
+        "import pytest\nfrom effcheck import Claim\n"
+        "C = Claim(id='mine/x', statement='x is 3', source='our doc', metric='x', unit='u', comparison='==', "
+        "expected=3, applies_to='NVIDIA H200')\n"
+        "@pytest.mark.claim(C)\ndef test_x(): pass\n"
+        "def test_no_claim(): pass\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["list", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "mine/x" in out and "source: our doc" in out and "applies to: NVIDIA H200" in out
+    assert "test_mine.py::test_x" in out and "vision/" not in out
+
+
+def test_list_over_a_path_that_does_not_collect_is_one_line(tmp_path, capsys, monkeypatch):
+    (tmp_path / "test_broken.py").write_text("import not_a_module_anywhere\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["list", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("effcheck: error: could not collect") and "\n" not in err
 
 
 def test_baseline_search_pools_recent_same_hardware_runs(storage):

@@ -36,6 +36,7 @@ def suite(pytester, monkeypatch):
     monkeypatch.delenv("EXACT", raising=False)
     monkeypatch.delenv("NOISY", raising=False)
     pytester.makepyfile(claimsdata=CLAIMS, test_suite=SUITE)
+    pytester.makeini("[pytest]\neffcheck_autosave = false\n")  # these runs save only where they say so
     return pytester
 
 

@@ -1,5 +1,8 @@
 """Loading the plugin, `pytest --help` and `effcheck --help` import no heavy library."""
 
+import ast
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +54,46 @@ def test_a_missing_library_skips_naming_the_extra():
     assert "EXIT 0" in out.stdout, out.stdout[-3000:]
     assert "3 skipped" in out.stdout
     assert "timm is not installed: pip install 'effcheck[vision]'" in out.stdout
+
+
+def test_reporting_cli_runs_where_torch_is_not_installed(tmp_path):
+    """report, compare and history read saved runs only: they work in an environment without torch."""
+    from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict
+
+    claim = Claim(id="fam/x", statement="x", source="doc", metric="m", unit="x", comparison=">=", expected=1.0)
+    folder = tmp_path / ".benchmarks" / "m"
+    folder.mkdir(parents=True)
+    for n in ("0001", "0002"):
+        ledger = Ledger((ClaimResult(claim, Verdict.PASS, "ok", Measurement(2.0, "x", "counted")),), {}, "k",
+                        f"2026-11-28T10:{n[-2:]}:00+00:00")
+        (folder / f"{n}_abc.json").write_text(json.dumps({"benchmarks": [], "effcheck": ledger.to_dict()}))
+    code = (
+        "import sys\n"
+        f"for name in {HEAVY!r}: sys.modules[name] = None  # as if not installed\n"
+        "from effcheck.cli import main\n"
+        "storage = ['--storage', '.benchmarks']\n"
+        "codes = [main(['report', *storage]), main(['report', '--format', 'markdown', *storage]),\n"
+        "         main(['compare', '1', '2', *storage]), main(['list'])]\n"
+        "try:\n    import matplotlib, jinja2\n    codes.append(main(['history', '--out', 'dash', *storage]))\n"
+        "except ImportError:\n    pass\n"
+        "print('CODES', codes)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    codes = [line for line in out.stdout.splitlines() if line.startswith("CODES")][-1]
+    assert set(ast.literal_eval(codes.removeprefix("CODES "))) == {0}, out.stdout[-2000:]
+
+
+def test_a_project_without_claims_runs_where_torch_is_not_installed(tmp_path):
+    (tmp_path / "test_plain.py").write_text("import pytest\n@pytest.mark.gpu\ndef test_a(): pass\n")
+    code = (
+        "import sys\n"
+        f"for name in {HEAVY!r}: sys.modules[name] = None\n"
+        "import pytest\n"
+        "raise SystemExit(int(pytest.main(['-q', '-p', 'no:cacheprovider', '--benchmark-json=b.json'])))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0 and "1 passed" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
+    assert json.loads((tmp_path / "b.json").read_text())["effcheck"]["results"] == []

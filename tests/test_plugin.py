@@ -130,14 +130,31 @@ def test_unwritable_ledger_path_fails_before_the_run(pytester):
     result.stderr.fnmatch_lines(["*is not a writable directory*"])
 
 
-def test_gpu_marker_skips_with_the_reason_without_cuda(pytester):
+def test_gpu_marker_skips_effcheck_benchmarks_without_cuda_and_leaves_other_tests_alone(pytester):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    pytester.makepyfile(test_x="import pytest\n@pytest.mark.gpu\ndef test_g(): pass")
+    pytester.makepyfile(claimsdata=CLAIMS, test_x="""
+import pytest
+from claimsdata import claim
+
+@pytest.mark.gpu
+def test_users_own_gpu_test():  # not an effcheck benchmark: the project's own meaning of `gpu`
+    pass
+
+@pytest.mark.gpu
+def test_fixture_user(effcheck):
+    pass
+
+@pytest.mark.gpu
+@pytest.mark.claim(claim("fam/g"))
+def test_claim_carrier():
+    pass
+""")
     result = pytester.runpytest("-rs")
-    result.assert_outcomes(skipped=1)
+    result.assert_outcomes(passed=1, skipped=2)
     result.stdout.fnmatch_lines(["*gpu benchmark: no CUDA device visible*"])
+    assert "test_users_own_gpu_test PASSED" in pytester.runpytest("-v").stdout.str()
 
 
 def test_device_fixture_resolves_auto_to_cpu_here(pytester):

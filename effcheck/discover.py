@@ -1,0 +1,50 @@
+"""The claims of a test path: collect it with pytest (nothing runs) and read each test's claim markers.
+
+This is how `effcheck list tests/perf` sees claims written in a user's own test files, wherever they live.
+Collecting imports the test modules (and whatever they import at module level), as `pytest --collect-only`
+does; nothing is measured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pytest
+
+from effcheck.errors import UsageError
+from effcheck.records import Claim
+
+
+@dataclass(frozen=True)
+class FoundClaim:
+    claim: Claim
+    nodeid: str
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.found: list[FoundClaim] = []
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            for mark in item.iter_markers("claim"):
+                for claim in mark.args:
+                    if isinstance(claim, Claim):
+                        self.found.append(FoundClaim(claim, item.nodeid))
+
+
+def claims_in(paths: Sequence[str]) -> list[FoundClaim]:
+    """Every claim carried by a test under paths, in collection order; one-line error if collection fails."""
+    collector = _Collector()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = pytest.main([*paths, "--collect-only", "-q", "-p", "no:cacheprovider"], plugins=[collector])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        lines = [ln for ln in out.getvalue().splitlines() if ln.startswith(("ERROR", "E "))]
+        detail = lines[0] if lines else f"pytest exit status {int(code)}"
+        raise UsageError(f"could not collect {' '.join(paths)}: {' '.join(detail.split())[:300]} "
+                         f"(run `pytest --collect-only {' '.join(paths)}` to see why)")
+    return collector.found

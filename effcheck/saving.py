@@ -1,0 +1,58 @@
+"""What a run saves, decided at session end just before pytest-benchmark would save.
+
+- A run that checked claims is saved to pytest-benchmark's storage by default (ini `effcheck_autosave`,
+  true unless set false; --benchmark-save/--benchmark-autosave still win, --benchmark-disable opts out),
+  so the history exists in a user's project without any conftest.
+- When pytest-benchmark has nothing of its own to write (no test used its `benchmark` fixture, or it
+  switched itself off under pytest-xdist) it prints "Not saving anything" and writes neither the run
+  file nor `--benchmark-json`. effcheck then writes both itself, in pytest-benchmark's format with the
+  claims ledger inside, and keeps pytest-benchmark quiet about it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pytest
+
+    from effcheck.session import EffcheckSession
+
+
+def prepare_saving(config: pytest.Config, session: EffcheckSession) -> None:
+    bench: Any = getattr(config, "_benchmarksession", None)
+    if bench is None:
+        return
+    checked = bool(session.results)
+    if (checked and session.options.autosave and not (bench.save or bench.autosave)
+            and not config.getoption("benchmark_disable", False)):
+        from pytest_benchmark.utils import get_tag
+
+        bench.autosave = get_tag()
+    if bench.benchmarks and not bench.disabled:
+        return  # pytest-benchmark writes its files itself, with its timing stats; effcheck's hooks add the ledger
+    if bench.json:
+        path = write_benchmark_json(config, bench.json)
+        bench.json = None
+        config.get_terminal_writer().line(f"effcheck: wrote {path} (no benchmark fixture timed anything; "
+                                          "the claims ledger is under 'effcheck')")
+    if checked and (bench.save or bench.autosave):
+        session._save_history_if_benchmark_did_not()
+        bench.save = bench.autosave = None  # saved: pytest-benchmark would only say "Not saving anything"
+
+
+def write_benchmark_json(config: pytest.Config, path: str | Path) -> Path:
+    """A pytest-benchmark JSON report with no timed benchmarks, through its own hooks (so every plugin's
+    update hooks run, effcheck's ledger included)."""
+    from effcheck.store import write_json_atomic
+
+    bench: Any = getattr(config, "_benchmarksession")  # noqa: B009 (pytest-benchmark's, untyped on Config)
+    hook = config.hook
+    machine_info = bench.get_machine_info()
+    commit_info = hook.pytest_benchmark_generate_commit_info(config=config)
+    hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
+    output = hook.pytest_benchmark_generate_json(config=config, benchmarks=[], include_data=True,
+                                                 machine_info=machine_info, commit_info=commit_info)
+    hook.pytest_benchmark_update_json(config=config, benchmarks=[], output_json=output)
+    return write_json_atomic(path, output)
