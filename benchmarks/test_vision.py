@@ -1,7 +1,8 @@
-"""Vision claims (article §2.1, §2.2, §5): timm architectures and MobileNet V1 with random weights.
+"""Vision claims (article §2.1, §2.2, §5, §8, §9) that count: timm architectures and MobileNet V1 built on
+the meta device with no weights, so every figure is exact. The timed ones are in test_vision_timed.py.
 
-Counts (parameters, multiply-adds) are exact, on the meta device; latencies are interleaved A/B ratios on
-the `device` fixture, and each model's forward pass is also timed by pytest-benchmark for the history.
+Each model is built once per session (effcheck.models.vision caches builds and MACs), so the sixteen
+EfficientNet rows, the compound-scaling checks and the ratios share eight builds.
 """
 
 import functools
@@ -11,29 +12,38 @@ import pytest
 
 from effcheck.claims import vision as claims
 from effcheck.meters.flops import count_macs
-from effcheck.meters.latency import ab_ratio, synchronize
 from effcheck.meters.params import count_params, ratio_measurement
-from effcheck.meters.roofline import roofline
 from effcheck.meters.rounding import half_steps, parse_figure
-from effcheck.meters.scaling import flops_per_phi, outside
+from effcheck.meters.scaling import (
+    ALPHA,
+    BETA,
+    GAMMA,
+    RESOLUTION_HALF_STEP,
+    channel_multiplier_interval,
+    depth_multiplier_interval,
+    flops_per_phi,
+    intervals_gap,
+    outside,
+    phi_of,
+)
+from effcheck.meters.training import training_flops
 from effcheck.models.vision import (
     EFFICIENTNET_HEAD_CHANNELS,
     EFFICIENTNET_VARIANTS,
     MobileNetConfig,
     efficientnet_shape,
     image_batch,
+    inverted_residual_blocks,
     mobilenet_layer_macs,
     mobilenet_macs,
     mobilenet_v1,
+    paper_resolution,
+    timm_macs,
     timm_model,
 )
 from effcheck.records import Measurement
 
-LATENCY_RESOLUTION = 224  # the lab's benchmark_speed input, batch 1
-
-
-def macs_at(name: str, resolution: int) -> int:
-    return count_macs(timm_model(name, "meta"), image_batch(resolution, "meta"))
+GPIPE_PARAMS = 556e6  # EfficientNet paper, Figure 1 / Table 2: "GPipe (Huang et al., 2018) 84.3% 556M"
 
 
 def bn_statistics(model) -> int:
@@ -48,11 +58,19 @@ def efficientnet_counts() -> dict[str, dict]:
     for v in EFFICIENTNET_VARIANTS:
         model = timm_model(v.name, "meta")
         shape = efficientnet_shape(model)
+        if shape.head_channels != round(EFFICIENTNET_HEAD_CHANNELS * v.width) or (
+                paper_resolution(v.name) != v.resolution):
+            pytest.fail(f"timm's {v.name} ({shape.head_channels} head channels, tf_ cfg resolution "
+                        f"{paper_resolution(v.name)}) no longer matches the published width {v.width} and "
+                        f"resolution {v.resolution}: update EFFICIENTNET_VARIANTS in effcheck/models/vision.py",
+                        pytrace=False)
         counts[v.name] = {
             "resolution": v.resolution,
+            "cfg_resolution": paper_resolution(v.name),
             "params": count_params(model),
             "bn_statistics": bn_statistics(model),
-            "macs": macs_at(v.name, v.resolution),
+            "macs": timm_macs(v.name, v.resolution),
+            "stage_blocks": shape.stage_blocks,
             "blocks": shape.blocks,
             "head_channels": shape.head_channels,
         }
@@ -76,93 +94,96 @@ def test_params_ratio(large, small, effcheck):
                                      **{large: n_large, small: n_small}))
 
 
-def _table_measurement(column: int, measured_key: str, unit_note: str) -> Measurement:
-    counts = efficientnet_counts()
-    rows, series, worst = {}, [], 0.0
-    for name, figures in claims.EFFICIENTNET_TABLE2.items():
-        printed = parse_figure(figures[column])
-        measured = counts[name][measured_key]
-        steps = half_steps(measured, printed)
-        worst = max(worst, abs(steps))
-        rows[name] = {
-            "resolution": counts[name]["resolution"],
-            "measured": measured,
-            "paper": printed.text,
-            "relative_deviation": round(measured / printed.value - 1, 4),
-            "half_steps": round(steps, 2),
-        }
-        if measured_key == "params":
-            with_bn = measured + counts[name]["bn_statistics"]
-            rows[name]["with_bn_statistics"] = with_bn
-            rows[name]["with_bn_statistics_half_steps"] = round(half_steps(with_bn, printed), 2)
-        series.append((printed.value, measured))
-    return Measurement(
-        value=worst,
-        unit="half-steps",
-        method=f"timm efficientnet_b0..b7 on meta, {unit_note}; worst |measured - printed| / half-step",
-        device="meta",
-        series=tuple(series),
-        details={"per_variant": rows, "worst_variant": max(rows, key=lambda n: abs(rows[n]["half_steps"]))},
-    )
+def _row(name: str, column: int, measured: int, unit: str, method: str, **details) -> Measurement:
+    printed = parse_figure(claims.EFFICIENTNET_TABLE2[name][column])
+    return Measurement(value=measured, unit=unit, method=method, device="meta",
+                       details={"printed": printed.text, "half_steps_from_printed": round(
+                           half_steps(measured, printed), 2), **details})
 
 
-@pytest.mark.claim(claims.EFFICIENTNET_PARAMS_TABLE)
-def test_efficientnet_params_table(effcheck):
-    effcheck.check(_table_measurement(0, "params", "exact parameter counts"))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.claim(c), id=n)
+                                  for n, c in claims.EFFICIENTNET_PARAMS.items()])
+def test_efficientnet_params(name, effcheck):
+    row = efficientnet_counts()[name]
+    with_bn = row["params"] + row["bn_statistics"]
+    printed = parse_figure(claims.EFFICIENTNET_TABLE2[name][0])
+    effcheck.check(_row(name, 0, row["params"], "params", f"exact parameter count of timm {name} on meta "
+                        "(BatchNorm running statistics excluded)",
+                        with_bn_statistics=with_bn,
+                        with_bn_statistics_half_steps=round(half_steps(with_bn, printed), 2)))
 
 
-@pytest.mark.claim(claims.EFFICIENTNET_MACS_TABLE)
-def test_efficientnet_macs_table(effcheck):
-    effcheck.check(_table_measurement(
-        1, "macs", "MACs (FlopCounterMode FLOPs / 2) at the paper's resolution"))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.claim(c), id=n)
+                                  for n, c in claims.EFFICIENTNET_MACS.items()])
+def test_efficientnet_macs(name, effcheck):
+    row = efficientnet_counts()[name]
+    effcheck.check(_row(name, 1, row["macs"], "MACs", f"MACs (FlopCounterMode FLOPs / 2) of timm {name} at "
+                        f"{row['resolution']}px on meta", resolution=row["resolution"]))
+
+
+@pytest.mark.claim(claims.EFFICIENTNET_B7_PARAMS_VS_GPIPE)
+def test_efficientnet_b7_params_vs_gpipe(effcheck):
+    b7 = efficientnet_counts()["efficientnet_b7"]["params"]
+    effcheck.check(ratio_measurement(
+        int(GPIPE_PARAMS), b7, method="the EfficientNet paper's GPipe parameters (556M) over the exact "
+        "parameter count of timm efficientnet_b7 on meta", device="meta", gpipe_params_paper=int(GPIPE_PARAMS),
+        gpipe_params_gpipe_paper=int(557e6), ratio_with_557M=round(557e6 / b7, 3), efficientnet_b7=b7))
 
 
 # -- compound scaling -----------------------------------------------------------------------------------
 
-def _check_published_width(counts: dict) -> None:
-    """The width coefficients we analyse must be the ones timm builds (head channels = 1280 * w exactly)."""
-    for v in EFFICIENTNET_VARIANTS:
-        built = counts[v.name]["head_channels"]
-        if built != round(EFFICIENTNET_HEAD_CHANNELS * v.width):
-            pytest.fail(f"timm's {v.name} has {built} head channels, not 1280 x {v.width}: its config "
-                        "changed; update EFFICIENTNET_VARIANTS in effcheck/models/vision.py", pytrace=False)
+def _realized_phi_ranges(row: dict, b0: dict) -> dict[str, tuple[float, float]]:
+    """phi ranges each built dimension allows: whole blocks per stage, channels in multiples of 8, pixels."""
+    d_lo, d_hi = depth_multiplier_interval(row["blocks"], b0["stage_blocks"])
+    w_lo, w_hi = channel_multiplier_interval(row["head_channels"], EFFICIENTNET_HEAD_CHANNELS)
+    r, base = row["cfg_resolution"], b0["cfg_resolution"]
+    return {
+        "depth": phi_of(d_lo, d_hi, ALPHA),
+        "width": phi_of(w_lo, w_hi, BETA),
+        "resolution": phi_of((r - RESOLUTION_HALF_STEP) / base, (r + RESOLUTION_HALF_STEP) / base, GAMMA),
+    }
 
 
 @pytest.mark.claim(claims.EFFICIENTNET_COMPOUND_SCALING)
 def test_efficientnet_compound_scaling(effcheck):
     counts = efficientnet_counts()
-    _check_published_width(counts)
-    base_blocks = counts["efficientnet_b0"]["blocks"]
-    rows, series = {}, []
+    b0 = counts["efficientnet_b0"]
+    rows, series, gaps = {}, [], []
     for v in EFFICIENTNET_VARIANTS[1:]:
-        intervals = v.phi_intervals()
-        realized_depth = counts[v.name]["blocks"] / base_blocks
+        row = counts[v.name]
+        realized = _realized_phi_ranges(row, b0)
+        gap = intervals_gap(list(realized.values()))
+        gaps.append(gap)
         rows[v.name] = {
+            "built": {"blocks": row["blocks"], "stage_blocks": list(row["stage_blocks"]),
+                      "head_channels": row["head_channels"], "resolution": row["cfg_resolution"]},
+            "realized": {"depth": round(row["blocks"] / b0["blocks"], 3),
+                         "width": round(row["head_channels"] / EFFICIENTNET_HEAD_CHANNELS, 3),
+                         "resolution": round(row["cfg_resolution"] / b0["cfg_resolution"], 3)},
+            "realized_phi_range": {k: [round(lo, 2), round(hi, 2)] for k, (lo, hi) in realized.items()},
+            "realized_phi_gap": round(gap, 3),
             "published": {"depth": v.depth, "width": v.width, "resolution": v.resolution},
-            "phi_range": {k: [round(lo, 2), round(hi, 2)] for k, (lo, hi) in intervals.items()},
-            "phi_gap": round(v.phi_gap(), 3),
-            "blocks": counts[v.name]["blocks"],
-            "realized_depth": round(realized_depth, 3),
-            "phi_of_realized_depth": round(math.log(realized_depth, 1.2), 2),
+            "published_phi_range": {k: [round(lo, 2), round(hi, 2)] for k, (lo, hi) in v.phi_intervals().items()},
+            "published_phi_gap": round(v.phi_gap(), 3),
         }
-        series.append((v.resolution, v.phi_gap()))
-    worst = max(rows, key=lambda n: rows[n]["phi_gap"])
+        series.append((row["cfg_resolution"], gap))
     effcheck.check(Measurement(
-        value=max(v.phi_gap() for v in EFFICIENTNET_VARIANTS[1:]),
+        value=max(gaps),
         unit="phi",
-        method="phi ranges of the published (width, depth, resolution) of B1..B7, widths checked against "
-               "the head channels timm builds; worst gap between the three ranges",
+        method="blocks, head channels (timm efficientnet_b0..b7 on meta) and input size (timm tf_efficientnet "
+               "pretrained_cfg) of B1..B7 over B0's, each turned into the phi range its rounding allows; "
+               "worst gap between the three ranges",
         device="meta",
         series=tuple(series),
-        details={"per_variant": rows, "worst_variant": worst,
-                 "alpha_beta2_gamma2": round(flops_per_phi(), 4), "b0_blocks": base_blocks},
+        details={"per_variant": rows, "worst_variant": max(rows, key=lambda n: rows[n]["realized_phi_gap"]),
+                 "worst_published_gap": round(max(v.phi_gap() for v in EFFICIENTNET_VARIANTS[1:]), 3),
+                 "alpha_beta2_gamma2": round(flops_per_phi(), 4), "b0_blocks": b0["blocks"]},
     ))
 
 
 @pytest.mark.claim(claims.EFFICIENTNET_COMPOUND_SCALING_FLOPS)
 def test_efficientnet_compound_scaling_flops(effcheck):
     counts = efficientnet_counts()
-    _check_published_width(counts)
     base = counts["efficientnet_b0"]
     rows, series, excesses = {}, [], []
     for v in EFFICIENTNET_VARIANTS[1:]:
@@ -189,25 +210,27 @@ def test_efficientnet_compound_scaling_flops(effcheck):
         device="meta",
         series=tuple(series),
         details={"per_variant": rows, "b0_macs": base["macs"],
-                 "alpha_beta2_gamma2": round(flops_per_phi(), 4)},
+                 "alpha_beta2_gamma2": round(flops_per_phi(), 4), "alpha_beta_gamma": [ALPHA, BETA, GAMMA]},
     ))
 
 
-# -- depthwise separable convolutions -------------------------------------------------------------------
+# -- MobileNet ------------------------------------------------------------------------------------------
+
+@functools.cache
+def _mobilenet_v1_macs(separable: bool) -> tuple[int, int]:
+    model = mobilenet_v1(separable, "meta")
+    return count_macs(model, image_batch(224, "meta")), count_params(model)
+
 
 @pytest.mark.claim(claims.MOBILENET_DEPTHWISE_SEPARABLE_MACS)
 def test_mobilenet_depthwise_separable_macs(effcheck):
-    x = image_batch(224, "meta")
-    separable, full = mobilenet_v1(True, "meta"), mobilenet_v1(False, "meta")
-    macs_sep, macs_full = count_macs(separable, x), count_macs(full, x)
+    (macs_sep, params_sep), (macs_full, params_full) = _mobilenet_v1_macs(True), _mobilenet_v1_macs(False)
     for label, measured, closed in (("separable", macs_sep, mobilenet_macs(224, True)),
                                     ("full", macs_full, mobilenet_macs(224, False))):
         if measured != closed:  # the builder and the closed form describe the same network, or one is wrong
             pytest.fail(f"{label} MobileNet: FlopCounterMode {measured} MACs != closed form {closed}",
                         pytrace=False)
-    timm_v1 = timm_model("mobilenetv1_100", "meta")
     layers = mobilenet_layer_macs(224, MobileNetConfig())
-    closed_form = [1 / m.closed_form_ratio for m in layers]
     effcheck.check(ratio_measurement(
         macs_full, macs_sep,
         method="MACs (FlopCounterMode FLOPs / 2) of MobileNet V1 (Table 1) with full 3x3 convs over the "
@@ -215,92 +238,84 @@ def test_mobilenet_depthwise_separable_macs(effcheck):
         device="meta",
         full_conv_macs=macs_full,
         separable_macs=macs_sep,
-        full_conv_params=count_params(full),
-        separable_params=count_params(separable),
-        timm_mobilenetv1_100_macs=count_macs(timm_v1, x),
-        timm_mobilenetv1_100_params=count_params(timm_v1),
+        full_conv_params=params_full,
+        separable_params=params_sep,
+        timm_mobilenetv1_100_macs=timm_macs("mobilenetv1_100", 224),
+        timm_mobilenetv1_100_params=count_params(timm_model("mobilenetv1_100", "meta")),
         paper_table4="Conv MobileNet 4866M Mult-Adds 29.3M params; MobileNet 569M, 4.2M",
         layers_only_ratio=round(sum(m.full for m in layers) / sum(m.separable for m in layers), 4),
-        closed_form_per_layer=[round(r, 3) for r in closed_form],
+        per_layer_ratio=[round(m.full / m.separable, 3) for m in layers],
         closed_form="per layer full/separable = 1 / (1/N + 1/Dk^2), Dk = 3, N = output channels",
     ))
 
 
-# -- latency --------------------------------------------------------------------------------------------
-
-def _threads(device) -> int | None:
-    """torch's intra-op threads on a CPU (the lab's default: all cores); recorded, since per-MAC costs of
-    depthwise models depend on it (their kernels parallelize worse than dense convolutions)."""
-    import torch
-
-    return torch.get_num_threads() if device == "cpu" else None
-
-
-def _forward(model, x):
-    import torch
-
-    def call():
-        with torch.no_grad():
-            return model(x)
-    return call
-
-
-def _synced(fn, device):
-    def call():
-        fn()
-        synchronize(device)
-    return call
-
-
-@pytest.mark.timed
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.claim(claim), id=name)
-    for name, claim in claims.LATENCY_CLAIMS.items()
-])
-def test_latency(name, benchmark, device, effcheck, matmul_peak_flops):
-    reference = claims.LATENCY_REFERENCE[name]
-    x = image_batch(LATENCY_RESOLUTION, device)
-    run = _forward(timm_model(name, device), x)
-    run_ref = _forward(timm_model(reference, device), x)
-    # The history: pytest-benchmark's own per-call time of this model (synchronized on a GPU).
-    benchmark.extra_info.update(model=name, batch=1, resolution=LATENCY_RESOLUTION, device=device,
-                                cpu_threads=_threads(device))
-    benchmark.pedantic(_synced(run, device), rounds=3, warmup_rounds=1)
-    # The claim: cost per multiply-add against the reference, timed interleaved in this process.
-    # Blocks of >= 50 ms and 15 rounds: enough for a median that a few preempted rounds do not move.
-    times = ab_ratio(run, run_ref, device=device, rounds=15, warmup=1, min_block_s=0.05,
-                     label_a=name, label_b=reference)
-    macs, macs_ref = macs_at(name, LATENCY_RESOLUTION), macs_at(reference, LATENCY_RESOLUTION)
-    macs_ratio = macs / macs_ref
-    # Roofline: why fewer MACs need not mean less time (FLOPs = 2 x MACs, against this device's matmul peak)
-    speed = {f"{n}_{k}": v for n, m in ((name, macs), (reference, macs_ref))
-             for k, v in roofline(2 * m, times.details[f"{n}_median_s"], matmul_peak_flops()).details().items()}
-    benchmark.extra_info.update(roofline={k: v for k, v in speed.items() if k.startswith(name)})
+@pytest.mark.claim(claims.MOBILENETV2_INVERTED_RESIDUAL)
+def test_mobilenetv2_inverted_residual(effcheck):
+    blocks = inverted_residual_blocks(timm_model("mobilenetv2_100", "meta"))
+    if not blocks:
+        pytest.fail("timm's mobilenetv2_100 has no block with conv_pw/conv_dw/conv_pwl: its layout changed; "
+                    "update inverted_residual_blocks in effcheck/models/vision.py", pytrace=False)
+    broken = {b.name: list(b.violations) for b in blocks if b.violations}
     effcheck.check(Measurement(
-        value=times.value / macs_ratio,
-        unit="x",
-        method=f"({times.method}) / (MACs ratio {name}/{reference} = {macs_ratio:.4f})",
-        device=device,
-        samples=tuple(s / macs_ratio for s in times.samples),
-        details={**times.details, "time_ratio": times.value, "macs": macs, f"{reference}_macs": macs_ref,
-                 "cpu_threads": _threads(device), **speed},
+        value=len(broken), unit="blocks", device="meta",
+        method="structure of every expanding block of timm mobilenetv2_100 as built (kernel sizes, groups, "
+               "channel widths, the activation after the projection, the residual)",
+        details={"expanding_blocks": len(blocks), "with_residual": sum(b.has_residual for b in blocks),
+                 "broken": broken,
+                 "narrow_wide_narrow": [[b.narrow_in, b.wide, b.narrow_out] for b in blocks],
+                 "expansion_factors": sorted({b.wide // b.narrow_in for b in blocks})},
     ))
 
 
-@pytest.mark.timed
-@pytest.mark.claim(claims.EFFICIENTNET_B0_LATENCY_VS_RESNET50)
-def test_efficientnet_b0_latency_vs_resnet50(device, effcheck):
-    x = image_batch(LATENCY_RESOLUTION, device)
-    resnet50 = _forward(timm_model("resnet50", device), x)
-    efficientnet_b0 = _forward(timm_model("efficientnet_b0", device), x)
-    times = ab_ratio(resnet50, efficientnet_b0, device=device, rounds=15, min_block_s=0.05,
-                     label_a="resnet50", label_b="efficientnet_b0")
-    macs = {n: macs_at(n, LATENCY_RESOLUTION) for n in ("resnet50", "efficientnet_b0")}
-    params = {n: count_params(timm_model(n, "meta")) for n in ("resnet50", "efficientnet_b0")}
+@pytest.mark.claim(claims.MOBILENETV2_MACS_VS_MOBILENETV1)
+def test_mobilenetv2_macs_vs_mobilenetv1(effcheck):
+    v1, v2 = timm_macs("mobilenetv1_100", 224), timm_macs("mobilenetv2_100", 224)
+    effcheck.check(ratio_measurement(
+        v1, v2, method="MACs (FlopCounterMode FLOPs / 2) of timm mobilenetv1_100 over mobilenetv2_100 at 224px "
+        "on meta", device="meta", mobilenetv1_100_macs=v1, mobilenetv2_100_macs=v2,
+        mobilenetv1_100_params=count_params(timm_model("mobilenetv1_100", "meta")),
+        mobilenetv2_100_params=count_params(timm_model("mobilenetv2_100", "meta"))))
+
+
+# -- timm ----------------------------------------------------------------------------------------------
+
+@pytest.mark.claim(claims.TIMM_PRETRAINED_MODELS)
+def test_timm_pretrained_models(effcheck):
+    import timm
+
+    tags = timm.list_models(pretrained=True)
+    architectures = {t.split(".", 1)[0] for t in tags}
     effcheck.check(Measurement(
-        value=times.value, unit=times.unit, method=times.method, device=device, samples=times.samples,
-        details={**times.details, "cpu_threads": _threads(device),
-                 "macs_ratio": round(macs["resnet50"] / macs["efficientnet_b0"], 3),
-                 "params_ratio": round(params["resnet50"] / params["efficientnet_b0"], 3),
-                 "resnet50_macs": macs["resnet50"], "efficientnet_b0_macs": macs["efficientnet_b0"]},
+        value=len(architectures), unit="models", device="cpu",
+        method="distinct architectures in timm.list_models(pretrained=True) (the registry, no download)",
+        details={"timm": timm.__version__, "pretrained_weight_tags": len(tags),
+                 "all_architectures": len(timm.list_models())},
     ))
+
+
+# -- training FLOPs (§9): the deterministic half of "training ... is 5x faster" -------------------------
+
+@pytest.mark.claim(claims.EFFICIENTNET_B0_TRAINING_FLOPS_VS_RESNET50)
+def test_efficientnet_b0_training_flops_vs_resnet50(effcheck):
+    import torch
+
+    batch = claims.TRAINING_BATCH
+    x = image_batch(224, "meta", batch=batch)
+    y = torch.zeros(batch, dtype=torch.long, device="meta")
+    flops = {n: training_flops(timm_model(n, "meta"), x, y) for n in ("resnet50", "efficientnet_b0")}
+    forward = {n: 2 * batch * timm_macs(n, 224) for n in flops}
+    effcheck.check(ratio_measurement(
+        flops["resnet50"], flops["efficientnet_b0"], device="meta",
+        method=f"FLOPs of forward + backward in train mode at batch {batch}, 224px (effcheck.meters.training: "
+               "FlopCounterMode, grouped-conv weight gradients per group) of timm resnet50 over efficientnet_b0",
+        batch=batch, resnet50_training_flops=flops["resnet50"], efficientnet_b0_training_flops=flops[
+            "efficientnet_b0"], forward_flops_ratio=round(forward["resnet50"] / forward["efficientnet_b0"], 3),
+        training_over_forward={n: round(flops[n] / forward[n], 3) for n in flops}))
+
+
+# -- not checkable offline: SKIP with the reason, so the table covers the article ------------------------
+
+@pytest.mark.parametrize("key", [pytest.param(k, marks=pytest.mark.claim(c), id=k)
+                                 for k, c in claims.NOT_OFFLINE.items()])
+def test_not_checkable_offline(key):
+    pytest.skip(claims.NOT_OFFLINE_REASONS[key])

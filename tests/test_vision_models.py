@@ -10,16 +10,32 @@ from hypothesis import strategies as st
 from effcheck.meters.flops import count_macs
 from effcheck.meters.params import count_params
 from effcheck.meters.rounding import half_steps, margin_for, parse_figure, ratio_floor
-from effcheck.meters.scaling import ALPHA, BETA, GAMMA, ScaledVariant, flops_per_phi, outside, phi_interval
+from effcheck.meters.scaling import (
+    ALPHA,
+    BETA,
+    GAMMA,
+    ScaledVariant,
+    channel_multiplier_interval,
+    depth_multiplier_interval,
+    flops_per_phi,
+    intervals_gap,
+    outside,
+    phi_interval,
+    phi_of,
+)
 from effcheck.models.vision import (
     EFFICIENTNET_HEAD_CHANNELS,
     EFFICIENTNET_VARIANTS,
     MobileNetConfig,
     efficientnet_shape,
     image_batch,
+    inverted_residual_blocks,
     mobilenet_layer_macs,
     mobilenet_macs,
     mobilenet_v1,
+    new_timm_model,
+    paper_resolution,
+    timm_macs,
     timm_model,
 )
 
@@ -46,11 +62,65 @@ def test_real_timm_model_runs_a_forward_pass():
 
 
 def test_efficientnet_variants_are_what_timm_builds():
-    """The published coefficients in our data are the ones timm's builders use (width and ceil'd depth)."""
+    """The published coefficients in our data are the ones timm's builders use (width, ceil'd depth, and
+    the paper's resolution in the pretrained_cfg of timm's port of the TF weights)."""
     for v in EFFICIENTNET_VARIANTS:
         shape = efficientnet_shape(timm_model(v.name, "meta"))
         assert shape.head_channels == round(EFFICIENTNET_HEAD_CHANNELS * v.width), v.name
-        assert shape.blocks == sum(math.ceil(v.depth * r) for r in B0_STAGE_REPEATS), v.name
+        assert shape.stage_blocks == tuple(math.ceil(v.depth * r) for r in B0_STAGE_REPEATS), v.name
+        assert paper_resolution(v.name) == v.resolution, v.name
+
+
+def test_new_timm_model_is_not_the_shared_one():
+    assert new_timm_model("mobilenetv2_100", "meta") is not timm_model("mobilenetv2_100", "meta")
+
+
+def test_timm_macs_is_the_flop_counter_on_the_cached_model():
+    assert timm_macs("mobilenetv2_100", 224) == count_macs(timm_model("mobilenetv2_100", "meta"),
+                                                           image_batch(224, "meta")) == 300_774_272
+
+
+# -- the inverted residual, read from what timm builds ----------------------------------------------------
+
+def test_mobilenetv2_blocks_are_inverted_residuals():
+    blocks = inverted_residual_blocks(timm_model("mobilenetv2_100", "meta"))
+    # Sandler et al. 2018 Table 1: 17 bottlenecks, the first with expansion 1 (no 1x1 expansion in timm)
+    assert len(blocks) == 16
+    assert {b.wide // b.narrow_in for b in blocks} == {6}
+    assert sum(b.has_residual for b in blocks) == 10
+    assert all(not b.violations for b in blocks)
+
+
+def test_an_activation_after_the_projection_is_caught():
+    """The check CAN fail: the same network with a ReLU6 after one projection is no linear bottleneck."""
+    model = new_timm_model("mobilenetv2_100", "meta")
+    model.blocks[2][1].bn3.act = torch.nn.ReLU6()
+    broken = [b for b in inverted_residual_blocks(model) if b.violations]
+    assert [b.name for b in broken] == ["blocks.2.1"]
+    assert "not linear" in broken[0].violations[0]
+
+
+def test_a_missing_residual_is_caught():
+    model = new_timm_model("mobilenetv2_100", "meta")
+    model.blocks[3][2].has_skip = False
+    broken = {b.name: b.violations for b in inverted_residual_blocks(model) if b.violations}
+    assert list(broken) == ["blocks.3.2"] and "residual missing" in broken["blocks.3.2"][0]
+
+
+def test_the_residual_joins_the_narrow_ends():
+    """Functionally, on real weights: with the projection zeroed (and its BN shifted to 0), a residual block
+    returns its narrow input unchanged; x + f(x) is taken between the narrow ends, not the wide ones."""
+    model = new_timm_model("mobilenetv2_100", "cpu")
+    block = model.blocks[1][1]
+    torch.nn.init.zeros_(block.conv_pwl.weight)
+    torch.nn.init.zeros_(block.bn3.bias)
+    x = torch.randn(1, block.conv_pw.in_channels, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(block(x), x)
+
+
+def test_a_resnet_has_no_inverted_residuals():
+    assert inverted_residual_blocks(timm_model("resnet50", "meta")) == []
 
 
 def test_efficientnet_shape_refuses_other_models():
@@ -192,6 +262,36 @@ def test_phi_interval_and_gap():
     assert math.isclose(flops_per_phi(), 1.2 * 1.1**2 * 1.15**2)
     with pytest.raises(ValueError):
         phi_interval(0.04, ALPHA, 0.05)
+
+
+def test_depth_multiplier_interval_inverts_the_per_stage_ceiling():
+    lo, hi = depth_multiplier_interval(23, B0_STAGE_REPEATS)  # B1: depth 1.1 -> 23 blocks
+    assert (lo, hi) == (1.0, 1.25)
+    for d in (lo + 1e-6, 1.1, hi):
+        assert sum(math.ceil(d * r) for r in B0_STAGE_REPEATS) == 23
+    assert sum(math.ceil((hi + 1e-6) * r) for r in B0_STAGE_REPEATS) > 23
+    with pytest.raises(ValueError, match="cannot fill"):
+        depth_multiplier_interval(3, B0_STAGE_REPEATS)
+
+
+@given(d=st.floats(0.5, 4.0))
+def test_a_depth_multiplier_lies_in_the_interval_of_what_it_builds(d):
+    blocks = sum(math.ceil(d * r) for r in B0_STAGE_REPEATS)
+    lo, hi = depth_multiplier_interval(blocks, B0_STAGE_REPEATS)
+    assert lo < d <= hi + 1e-9
+
+
+def test_channel_multiplier_interval():
+    assert channel_multiplier_interval(1408, 1280) == (1404 / 1280, 1412 / 1280)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        channel_multiplier_interval(1410, 1280)
+
+
+def test_phi_of_and_gap():
+    lo, hi = phi_of(1.1, 1.2, BETA)
+    assert math.isclose(lo, 1.0) and math.isclose(BETA**hi, 1.2)
+    assert intervals_gap([(0.0, 1.0), (0.5, 2.0)]) == 0.0
+    assert math.isclose(intervals_gap([(0.0, 1.0), (1.5, 2.0)]), 0.5)
 
 
 def test_outside():

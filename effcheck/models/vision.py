@@ -28,15 +28,31 @@ EFFICIENTNET_VARIANTS: tuple[ScaledVariant, ...] = (
 EFFICIENTNET_HEAD_CHANNELS = 1280  # B0's head conv; scaled by width (official round_filters, divisor 8)
 
 
-@functools.lru_cache(maxsize=32)
-def timm_model(name: str, device: str = "cpu", **kwargs: Any) -> Any:
-    """timm.create_model(name) in eval mode on `device` ('meta' builds shapes only, for counts)."""
+def new_timm_model(name: str, device: str = "cpu", **kwargs: Any) -> Any:
+    """A fresh timm.create_model(name) in eval mode on `device`, random weights: for work that changes the
+    model (training), which must not touch the session's shared instance."""
     timm = require("timm", "vision")
     import torch
 
     with torch.device(device):
         model = timm.create_model(name, pretrained=False, **kwargs)
     return model.eval()
+
+
+@functools.lru_cache(maxsize=32)
+def timm_model(name: str, device: str = "cpu", **kwargs: Any) -> Any:
+    """timm.create_model(name) in eval mode on `device` ('meta' builds shapes only, for counts), built once
+    per session and shared: do not train it (see new_timm_model)."""
+    return new_timm_model(name, device, **kwargs)
+
+
+@functools.lru_cache(maxsize=64)
+def timm_macs(name: str, resolution: int) -> int:
+    """Multiply-adds of one image through timm `name` at `resolution` (FlopCounterMode FLOPs / 2, on meta),
+    counted once per session."""
+    from effcheck.meters.flops import count_macs
+
+    return count_macs(timm_model(name, "meta"), image_batch(resolution, "meta"))
 
 
 def image_batch(resolution: int, device: str = "cpu", batch: int = 1) -> Any:
@@ -47,18 +63,36 @@ def image_batch(resolution: int, device: str = "cpu", batch: int = 1) -> Any:
 
 @dataclass(frozen=True)
 class EfficientNetShape:
-    """What a built timm EfficientNet really has: MBConv blocks and head channels."""
+    """What a built timm EfficientNet really has: MBConv blocks per stage and head channels."""
 
-    blocks: int
+    stage_blocks: tuple[int, ...]
     head_channels: int
+
+    @property
+    def blocks(self) -> int:
+        return sum(self.stage_blocks)
 
 
 def efficientnet_shape(model: Any) -> EfficientNetShape:
-    """Count the blocks (realized depth) and head channels (realized width) of a timm EfficientNet."""
+    """Count the blocks per stage (realized depth) and head channels (realized width) of a timm EfficientNet."""
     if not hasattr(model, "blocks") or not hasattr(model, "num_features"):
         raise TypeError(f"not a timm EfficientNet: {type(model).__name__} has no blocks/num_features")
-    return EfficientNetShape(blocks=sum(len(stage) for stage in model.blocks),
+    return EfficientNetShape(stage_blocks=tuple(len(stage) for stage in model.blocks),
                              head_channels=int(model.num_features))
+
+
+def paper_resolution(name: str) -> int:
+    """The input resolution of a timm EfficientNet as the paper trained it: the pretrained_cfg of timm's
+    port of the official TF weights (tf_<name>), read from timm's registry (no download). timm's own
+    efficientnet_b* weights were trained at other sizes (e.g. b3 at 288), so their cfg is not used."""
+    timm = require("timm", "vision")
+    cfg = timm.models.get_pretrained_cfg(f"tf_{name}")
+    if cfg is None:
+        raise LookupError(f"timm has no pretrained_cfg for tf_{name}: cannot read its paper resolution")
+    _, height, width = cfg.input_size
+    if height != width:
+        raise ValueError(f"tf_{name} has a non-square input size {cfg.input_size}")
+    return int(height)
 
 
 # MobileNet V1 (Howard et al. 2017, Table 1): a standard 3x3 stride-2 stem with 32 channels, then 13
@@ -152,3 +186,54 @@ def mobilenet_v1(separable: bool, device: str = "cpu", config: MobileNetConfig =
         modules += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, config.num_classes)]
         model = nn.Sequential(*modules)
     return model.eval()
+
+
+# MobileNetV2's inverted residual (Sandler et al. 2018 §3.3, Table 1), read from what timm builds: its
+# InvertedResidual blocks have conv_pw (1x1 expand), conv_dw (depthwise), conv_pwl (1x1 linear projection),
+# bn3 (the projection's norm, whose `act` must be Identity) and has_skip (the residual).
+@dataclass(frozen=True)
+class InvertedResidualBlock:
+    """One expanding block as built, and how it departs from the inverted-residual structure (if at all)."""
+
+    name: str
+    narrow_in: int
+    wide: int
+    narrow_out: int
+    stride: int
+    has_residual: bool
+    violations: tuple[str, ...]
+
+
+def _is_identity(module: Any) -> bool:
+    from torch import nn
+
+    return module is None or isinstance(module, nn.Identity)
+
+
+def inverted_residual_blocks(model: Any) -> list[InvertedResidualBlock]:
+    """Every block of `model` with a 1x1 expansion, a depthwise conv and a 1x1 projection (timm's
+    InvertedResidual layout), each checked against the structure the MobileNetV2 paper describes."""
+    blocks = []
+    for name, block in model.named_modules():
+        if not all(hasattr(block, a) for a in ("conv_pw", "conv_dw", "conv_pwl")):
+            continue
+        pw, dw, pwl = block.conv_pw, block.conv_dw, block.conv_pwl
+        narrow_in, wide, narrow_out = pw.in_channels, pw.out_channels, pwl.out_channels
+        stride = dw.stride[0]
+        has_residual = bool(getattr(block, "has_skip", False))
+        broken = []
+        if tuple(pw.kernel_size) != (1, 1) or wide <= narrow_in:
+            broken.append(f"expansion is not a widening 1x1 conv ({narrow_in}->{wide}, kernel {pw.kernel_size})")
+        if dw.groups != dw.in_channels or dw.in_channels != wide or tuple(dw.kernel_size) != (3, 3):
+            broken.append(f"not a 3x3 depthwise conv in the wide space (groups {dw.groups}, {dw.in_channels} "
+                          f"channels, kernel {dw.kernel_size})")
+        if tuple(pwl.kernel_size) != (1, 1) or pwl.in_channels != wide or narrow_out >= wide:
+            broken.append(f"projection is not a narrowing 1x1 conv ({pwl.in_channels}->{narrow_out})")
+        if not _is_identity(getattr(getattr(block, "bn3", None), "act", None)):
+            broken.append(f"activation after the projection: {type(block.bn3.act).__name__} (not linear)")
+        if has_residual != (stride == 1 and narrow_in == narrow_out):
+            broken.append(f"residual {'present' if has_residual else 'missing'} at stride {stride}, "
+                          f"{narrow_in}->{narrow_out}")
+        blocks.append(InvertedResidualBlock(name, narrow_in, wide, narrow_out, stride, has_residual,
+                                            tuple(broken)))
+    return blocks
