@@ -161,7 +161,7 @@ SDXL_PARAMS = Claim(
     margin=_rounding("2.6B"),  # 2.55B..2.65B
     better="none",
     source_kind="paper",
-    quote="# UNet params | SDXL 2.6B | SD 1.4/1.5 860M | SD 2.0/2.1 865M",
+    quote="# of UNet params | 2.6B (SDXL) | 860M (SD 1.4/1.5) | 865M (SD 2.0/2.1)",
 )
 
 SSD1B_PARAMS_VS_SDXL = Claim(

@@ -162,8 +162,11 @@ def record_lcm_steps(pipe: Any, steps: int, generate_fn: Any) -> tuple[list[LcmS
     finally:
         handle.remove()
         del scheduler.step
-    if len(calls) != len(results):
-        raise RuntimeError(f"{len(calls)} UNet calls but {len(results)} scheduler steps: guidance must be 1.0")
+    # under classifier-free guidance a UNet call sees a batch of 2 and the step gets their guided mix, so the
+    # recorded UNet output is not what the step consumed
+    if len(calls) != len(results) or any(c[2].shape != r[1].shape for c, r in zip(calls, results, strict=False)):
+        raise RuntimeError(f"{len(calls)} UNet calls of batch {[tuple(c[2].shape)[0] for c in calls]} for "
+                           f"{len(results)} scheduler steps: guidance must be 1.0")
     pairs = zip(calls, results, strict=True)
     recorded = [LcmStep(t, x, eps, denoised, prev) for (t, x, eps), (prev, denoised) in pairs]
     return recorded, output
