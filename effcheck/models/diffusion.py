@@ -276,7 +276,7 @@ def sd_component_macs(spec: SDSpec, batches: tuple[int, ...] = (1, 2), device: s
     spec's latent size, for each batch size; on 'meta' no memory is used.
 
     linear_in_batch: count batch 1 only and scale it to the other batch sizes. Every op of these models
-    works per sample, so multiply-adds are exactly linear in the batch (tests/test_diffusion_models.py
+    works per sample, so multiply-adds are exactly linear in the batch (tests/test_diffusion_steps.py
     compares both ways); counting once halves the cost of the counts."""
     import torch
 

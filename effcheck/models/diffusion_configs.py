@@ -156,7 +156,7 @@ SD15_TINY = scaled_down(SD15, width_divisor=8, latent_size=8, norm_groups=8, voc
 
 # For call counts only. How many times a generation calls the UNet, the text encoder and the VAE decoder is
 # decided by the pipeline's loop and its sampler (timesteps, guidance), not by the models' widths or depths:
-# tests/test_diffusion_models.py checks these counts against SD15_TINY's. So the fast tier counts calls with
+# tests/test_diffusion_steps.py checks these counts against SD15_TINY's. So the fast tier counts calls with
 # the smallest SD1.x-shaped pipeline diffusers builds (its own tests' tiny sizes): a cross-attention level
 # and a plain level, one layer each; the VAE keeps SD's four levels so images are 8x the latent, as in SD.
 SD_CALLS = SDSpec(
