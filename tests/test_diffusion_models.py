@@ -159,9 +159,14 @@ def test_saved_pipeline_loads_back_through_the_weights_path(tiny, tmp_path):
     loaded = load_sd_pipeline(tmp_path)
     assert type(loaded.scheduler).__name__ == "PNDMScheduler"
     assert count_params(loaded.unet) == count_params(tiny.unet)
+    for name in ("unet", "vae", "text_encoder"):  # every weight comes back exactly
+        saved, back = getattr(tiny, name).state_dict(), getattr(loaded, name).state_dict()
+        assert saved.keys() == back.keys() and all(torch.equal(saved[k], back[k]) for k in saved), name
     before = generate(with_scheduler(tiny, "lcm"), 2, 1.0, output_type="np")
     after = generate(with_scheduler(loaded, "lcm"), 2, 1.0, output_type="np")
-    np.testing.assert_array_equal(before, after)
+    # Same weights, same image up to float rounding: with diffusers 0.42 / torch 2.14 the reloaded pipeline
+    # differs by ~1e-6 (not bit-identical as with older releases); a wrong weight moves pixels by far more
+    np.testing.assert_allclose(before, after, rtol=0, atol=1e-5)
 
 
 def test_incomplete_weights_directory_names_what_is_missing(tiny, tmp_path):

@@ -77,6 +77,7 @@ def test_adapter_covers_every_targeted_layer_with_the_closed_form_parameter_coun
     targets = _targets(base)
     unet = add_lcm_lora(build_unet(SD15_TINY.unet, device), rank=RANK)
     params = lora_parameters(unet)
+    assert {p.device.type for p in params.values()} == {device}  # on meta, the adapter is shapes only too
     adapted = {n.split(".lora_", 1)[0].replace(".base_layer", "") for n in params}
     assert adapted == set(targets)
     assert sum(p.numel() for p in params.values()) == _lora_params_closed_form(targets, RANK)

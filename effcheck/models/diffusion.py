@@ -270,13 +270,23 @@ class ComponentMacs:
                 + sum(self.vae_decoder[b] for b in counts.vae_decoder))
 
 
-def sd_component_macs(spec: SDSpec, batches: tuple[int, ...] = (1, 2), device: str = "meta") -> ComponentMacs:
+def sd_component_macs(spec: SDSpec, batches: tuple[int, ...] = (1, 2), device: str = "meta",
+                      linear_in_batch: bool = False) -> ComponentMacs:
     """FlopCounterMode multiply-adds of the UNet, the text encoder (77 tokens) and the VAE decode at the
-    spec's latent size, for each batch size; on 'meta' no memory is used."""
+    spec's latent size, for each batch size; on 'meta' no memory is used.
+
+    linear_in_batch: count batch 1 only and scale it to the other batch sizes. Every op of these models
+    works per sample, so multiply-adds are exactly linear in the batch (tests/test_diffusion_steps.py
+    compares both ways); counting once halves the cost of the counts."""
     import torch
 
     from effcheck.meters.flops import count_macs
 
+    if linear_in_batch:
+        one = sd_component_macs(spec, (1,), device)
+        return ComponentMacs(*({b: b * part[1] for b in batches}
+                               for part in (one.unet, one.text_encoder, one.vae_decoder)),
+                             resolution=one.resolution)
     unet = build_unet(spec.unet, device)
     text_encoder = build_text_encoder(spec.text_encoder, device)
     vae = build_vae(spec.vae, device)
@@ -292,20 +302,36 @@ def sd_component_macs(spec: SDSpec, batches: tuple[int, ...] = (1, 2), device: s
     return ComponentMacs(unet_macs, text_macs, vae_macs, resolution=spec.image_size)
 
 
-def sdxl_unet_macs(unet_config: Mapping[str, Any], resolution: int = 1024, device: str = "meta") -> int:
-    """Multiply-adds of one SDXL-family UNet call (batch 1) at `resolution` pixels, with SDXL's pooled-text
-    and size conditioning (added_cond_kwargs) as the pipeline passes them."""
+def sdxl_unet_inputs(unet_config: Mapping[str, Any], latent_size: int, device: str = "meta") -> tuple[
+        tuple[Any, ...], dict[str, Any]]:
+    """(args, kwargs) of one SDXL-family UNet call at batch 1, with the pooled-text and size conditioning
+    (added_cond_kwargs) the pipeline passes; the pooled width follows the config (scaled-down ones too)."""
     import torch
 
-    from effcheck.meters.flops import count_macs
-    from effcheck.models.diffusion_configs import SDXL_TEXT_ENCODER, SDXL_TEXT_ENCODER_2
+    from effcheck.models.diffusion_configs import SDXL_TEXT_ENCODER
 
-    unet = build_unet(unet_config, device)
-    n = resolution // 8
     tokens = SDXL_TEXT_ENCODER["max_position_embeddings"]
-    conditioning = {"text_embeds": torch.zeros(1, SDXL_TEXT_ENCODER_2["projection_dim"], device=device),
-                    "time_ids": torch.zeros(1, 6, device=device)}
-    context = torch.zeros(1, tokens, unet_config["cross_attention_dim"], device=device)
-    latents = torch.zeros(1, unet_config["in_channels"], n, n, device=device)
-    return count_macs(unet, latents, torch.zeros(1, device=device), encoder_hidden_states=context,
-                      added_cond_kwargs=conditioning)
+    pooled = unet_config["projection_class_embeddings_input_dim"] - 6 * unet_config["addition_time_embed_dim"]
+    generator = torch.Generator().manual_seed(0)
+
+    def tensor(*shape: int) -> Any:
+        if device == "meta":
+            return torch.empty(*shape, device=device)
+        return torch.randn(*shape, generator=generator).to(device)
+
+    conditioning = {"text_embeds": tensor(1, pooled), "time_ids": tensor(1, 6)}
+    args = (tensor(1, unet_config["in_channels"], latent_size, latent_size), torch.full((1,), 500.0, device=device))
+    return args, {"encoder_hidden_states": tensor(1, tokens, unet_config["cross_attention_dim"]),
+                  "added_cond_kwargs": conditioning}
+
+
+def sdxl_unet_macs(unet_config: Mapping[str, Any], resolution: int = 1024, device: str = "meta",
+                   unet: Any = None) -> int:
+    """Multiply-adds of one SDXL-family UNet call (batch 1) at `resolution` pixels (a UNet already built
+    from `unet_config` may be passed, so one build serves several counts)."""
+    from effcheck.meters.flops import count_macs
+
+    if unet is None:
+        unet = build_unet(unet_config, device)
+    args, kwargs = sdxl_unet_inputs(unet_config, resolution // 8, device)
+    return count_macs(unet, *args, **kwargs)

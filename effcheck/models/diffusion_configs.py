@@ -153,3 +153,55 @@ BYTE_TOKENIZER_VOCAB = 2 + 2 * 256
 # report the full-size multiply-add model beside the measured ratio.
 SD15_TINY = scaled_down(SD15, width_divisor=8, latent_size=8, norm_groups=8, vocab_size=BYTE_TOKENIZER_VOCAB,
                         name="sd15-tiny")
+
+# For call counts only. How many times a generation calls the UNet, the text encoder and the VAE decoder is
+# decided by the pipeline's loop and its sampler (timesteps, guidance), not by the models' widths or depths:
+# tests/test_diffusion_steps.py checks these counts against SD15_TINY's. So the fast tier counts calls with
+# the smallest SD1.x-shaped pipeline diffusers builds (its own tests' tiny sizes): a cross-attention level
+# and a plain level, one layer each; the VAE keeps SD's four levels so images are 8x the latent, as in SD.
+SD_CALLS = SDSpec(
+    "sd-calls",
+    unet=_frozen(block_out_channels=(8, 16), layers_per_block=1, sample_size=8, in_channels=4, out_channels=4,
+                 down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                 up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=16,
+                 attention_head_dim=2, norm_num_groups=4),
+    vae=_frozen(block_out_channels=(4, 4, 4, 4), down_block_types=("DownEncoderBlock2D",) * 4,
+                up_block_types=("UpDecoderBlock2D",) * 4, in_channels=3, out_channels=3, latent_channels=4,
+                layers_per_block=1, norm_num_groups=2, sample_size=64, scaling_factor=0.18215),
+    text_encoder=_frozen(hidden_act="quick_gelu", hidden_size=16, intermediate_size=32, layer_norm_eps=1e-5,
+                         max_position_embeddings=77, num_attention_heads=2, num_hidden_layers=1,
+                         projection_dim=16, vocab_size=BYTE_TOKENIZER_VOCAB, bos_token_id=0, eos_token_id=1,
+                         pad_token_id=1),
+    scheduler=SD15_SCHEDULER, latent_size=8,
+    source="diffusers' test-sized UNet2DConditionModel / AutoencoderKL / CLIP text model around SD1.5's "
+           "published scheduler; for call counts only",
+    tokenizer_vocab="bytes",
+)
+
+# An unconditional pixel-space UNet (DDPMPipeline / DDIMPipeline take a UNet2DModel and a scheduler): the
+# smallest one, since only the number of calls the pipelines make is read from it.
+PIXEL_UNET_CALLS = _frozen(block_out_channels=(8, 16), layers_per_block=1, sample_size=8, in_channels=3,
+                           out_channels=3, down_block_types=("DownBlock2D", "DownBlock2D"),
+                           up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=4)
+
+
+def scaled_down_sdxl_unet(config: Mapping[str, Any], width_divisor: int, norm_groups: int) -> Mapping[str, Any]:
+    """An SDXL-family UNet (SDXL's or SSD-1B's) with every width divided by `width_divisor`: same blocks,
+    transformer depths and head counts (SDXL's `attention_head_dim` is a head count), narrower channels,
+    text context and size embedding. For timing the two UNets against each other on a CPU."""
+    def w(c: int) -> int:
+        if c % width_divisor or (c // width_divisor) % norm_groups:
+            raise ValueError(f"width {c} does not divide by {width_divisor} into {norm_groups} equal groups")
+        return c // width_divisor
+
+    pooled = SDXL_TEXT_ENCODER_2["projection_dim"] // width_divisor
+    time_embed = config["addition_time_embed_dim"] // width_divisor
+    return _frozen(**{
+        **config,
+        "block_out_channels": tuple(w(c) for c in config["block_out_channels"]),
+        "norm_num_groups": norm_groups,
+        "cross_attention_dim": config["cross_attention_dim"] // width_divisor,
+        "addition_time_embed_dim": time_embed,
+        # the pooled text embedding and six size/crop numbers, each embedded at addition_time_embed_dim
+        "projection_class_embeddings_input_dim": pooled + 6 * time_embed,
+    })

@@ -54,10 +54,16 @@ def add_lcm_lora(unet: Any, *, rank: int = LCM_LORA_RANK, alpha: int = LCM_LORA_
     peft starts lora_B at zero, which makes a fresh adapter a no-op; with a seed both factors get random
     values (B ~ N(0, std)), so that loading and fusing it visibly changes what the pipeline generates.
     """
-    unet.add_adapter(lcm_lora_config(rank, alpha))
-    if seed is not None:
-        import torch
+    import torch
 
+    if next(unet.parameters()).device.type == "meta":
+        # peft builds each LoRA layer on the default device and initialises it before moving it to the base
+        # layer's device: on a meta UNet, build them on meta too (shapes only), which is ~10x faster
+        with torch.device("meta"):
+            unet.add_adapter(lcm_lora_config(rank, alpha))
+    else:
+        unet.add_adapter(lcm_lora_config(rank, alpha))
+    if seed is not None:
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             for name, p in lora_parameters(unet).items():
