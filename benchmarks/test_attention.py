@@ -1,10 +1,13 @@
 """Attention claims (article §2.4, §3, §8): FlashAttention-style fused attention (torch SDPA) and GQA.
 
 Sizes follow the device: on a GPU the FlashAttention README's benchmark setting (fp16, 32 heads of 64,
-16K tokens per batch); on a 2-core CPU one sequence of 8 heads of 64 in float32, so the pair of files
-stays under two minutes. The CPU SDPA kernel is PyTorch's tiled flash kernel for CPU, so a CPU run checks
-the same algorithm against the CPU's cache hierarchy, not FlashAttention's CUDA kernels.
+16K tokens per batch); on a 2-core CPU one sequence of 2 heads of 64 in float32 on one torch thread. The
+CPU SDPA kernel is PyTorch's tiled flash kernel for CPU: a CPU run checks the same algorithm against the
+CPU's memory, not FlashAttention's CUDA kernels, so the article's speed and memory ranges are claims on
+the GPU and the suite's premises on the CPU (a miss there is a finding, blaming nobody).
 """
+
+import contextlib
 
 import pytest
 
@@ -12,7 +15,19 @@ from effcheck.claims import attention as claims
 from effcheck.models.attention import AttentionShape
 from effcheck.records import Measurement
 
-LENGTHS = (1024, 2048, 4096)
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None):
+    """Run with n torch threads (None: leave as is), restored after."""
+    import torch
+
+    saved = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 def _shape(device: str, length: int) -> AttentionShape:
@@ -44,15 +59,15 @@ def test_sdpa_exact(effcheck, device):
 
     # edge cases the CPU kernel treats apart: a single query (decode), one block of 32, block tails past
     # 768 tokens (q blocks of 256, kv blocks of 512), more keys than queries, an odd head size
-    @settings(max_examples=30, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=20, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow])
     @given(batch=st.integers(1, 2), heads=st.integers(1, 4), length=st.integers(1, 300),
            extra_keys=st.integers(0, 64), head_dim=st.sampled_from([16, 32, 64, 80, 128]),
            causal=st.booleans(), dtype=st.sampled_from(dtypes), seed=st.integers(0, 2**16))
     @example(batch=1, heads=2, length=1, extra_keys=300, head_dim=64, causal=False, dtype="float32", seed=1)
     @example(batch=1, heads=2, length=32, extra_keys=0, head_dim=64, causal=True, dtype="float32", seed=2)
-    @example(batch=1, heads=4, length=777, extra_keys=0, head_dim=64, causal=True, dtype="float32", seed=3)
-    @example(batch=1, heads=2, length=1100, extra_keys=0, head_dim=128, causal=False, dtype=dtypes[0], seed=4)
+    @example(batch=1, heads=1, length=777, extra_keys=0, head_dim=64, causal=True, dtype="float32", seed=3)
+    @example(batch=1, heads=1, length=1100, extra_keys=0, head_dim=128, causal=False, dtype=dtypes[0], seed=4)
     def check(batch, heads, length, extra_keys, head_dim, causal, dtype, seed):
         # is_causal masks key j > query i (top-left): keep keys == queries so no row is fully masked
         keys = length if causal else length + extra_keys
@@ -66,7 +81,9 @@ def test_sdpa_exact(effcheck, device):
             worst.update(ratio=result.ratio, shape=str(shape), causal=causal, fused_error=result.fused_error,
                          naive_error=result.naive_error, tolerance=result.tolerance)
 
-    check()
+    # tiny shapes: one thread is faster than two on a shared 2-core CPU, and changes no result
+    with _torch_threads(None if device.startswith("cuda") else 1):
+        check()
     effcheck.check(Measurement(
         value=float(worst["ratio"]),
         unit="x tolerance",
@@ -109,102 +126,134 @@ def test_backend_exact(effcheck, device, backend):
 # -- memory ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def memory_sweep(device):
-    """Peak bytes of one naive and one SDPA forward per length: allocator-level (scratch included), and on
-    CPU also the live-tensor tracker's figure, which cannot see the fused kernel's internal scratch."""
+def _memory_shape(device: str, length: int) -> AttentionShape:
+    if device.startswith("cuda"):
+        return _shape(device, length)  # the README's setting: 16K tokens per batch, 32 heads of 64, fp16
+    # One sequence of 2 heads: a quarter of the compute of 8. The factor rises a little with heads as the
+    # CPU kernel's fixed per-thread scratch amortizes (4K: 22.0x at 1 head, 23.3x at 2); one torch thread,
+    # so the scratch, and with it every byte, is the same on any machine.
+    return AttentionShape(batch=1, heads=2, length=length, head_dim=64, dtype="float32")
+
+
+_SWEEPS: dict[str, dict] = {}
+
+
+def _memory_sweep(device: str) -> dict:
+    """Per length: peak bytes of attention forward + backward (inputs, output, saved tensors, gradients,
+    scratch), naive and SDPA, at the allocator; beside it the operator-only peak of one forward.
+    Measured once per device and session (deterministic: same program, same allocations)."""
+    if device in _SWEEPS:
+        return _SWEEPS[device]
     import torch
 
     from effcheck.meters.allocator import allocator_peak
-    from effcheck.meters.memory import peak_memory
-    from effcheck.models.attention import attention_inputs, naive_attention, sdpa, sdpa_ops
+    from effcheck.models.attention import attention_inputs, naive_attention, sdpa, training_footprint
 
     def measure(length: int) -> dict:
-        shape = _shape(device, length)
+        shape = _memory_shape(device, length)
         q, k, v = attention_inputs(shape, device)
-        point = {"shape": str(shape)}
-        with torch.no_grad():
-            _, fused = allocator_peak(lambda: sdpa(q, k, v), device)
-            point["sdpa_bytes"] = fused.peak_bytes
-            try:
-                _, naive = allocator_peak(lambda: naive_attention(q, k, v), device)
-                point["naive_bytes"] = naive.peak_bytes
-            except torch.OutOfMemoryError as exc:  # a small GPU at 4K: that point's outcome is the OOM
-                point["naive_outcome"] = f"out of memory: {' '.join(str(exc).split())[:200]}"
-                torch.cuda.empty_cache()
-            if device == "cpu":
-                point["sdpa_tracker_bytes"] = peak_memory(lambda: sdpa(q, k, v))[1].peak_bytes
-                point["naive_tracker_bytes"] = peak_memory(lambda: naive_attention(q, k, v))[1].peak_bytes
-            point["sdpa_kernel"] = sorted(set(sdpa_ops(q, k, v)) - {"scaled_dot_product_attention"})
-        point["method"] = fused.method
+        point = {"shape": str(shape), "threads": torch.get_num_threads()}
+        point["sdpa_bytes"] = training_footprint(sdpa, q, k, v, device)
+        try:
+            point["naive_bytes"] = training_footprint(naive_attention, q, k, v, device)
+            with torch.no_grad():
+                point["forward_only_factor"] = (allocator_peak(lambda: naive_attention(q, k, v), device)[1].peak_bytes
+                                                / allocator_peak(lambda: sdpa(q, k, v), device)[1].peak_bytes)
+        except torch.OutOfMemoryError as exc:  # a small GPU at 4K: that point's outcome is the OOM
+            point["naive_outcome"] = f"out of memory: {' '.join(str(exc).split())[:200]}"
+            torch.cuda.empty_cache()
         return point
 
-    return {length: measure(length) for length in LENGTHS}
+    with _torch_threads(None if device.startswith("cuda") else 1):
+        _SWEEPS[device] = {length: measure(length) for length in claims.MEMORY_LENGTHS}
+    return _SWEEPS[device]
 
 
-def _memory_measurement(sweep: dict, length: int, device: str) -> Measurement:
-    import torch
+def _memory_params(kind: str) -> list:
+    marks = [pytest.mark.gpu] if kind == "gpu" else []
+    return [pytest.param(n, marks=[*marks, pytest.mark.claim(claims.SDPA_MEMORY[n, kind])], id=f"{n // 1024}k")
+            for n in claims.MEMORY_LENGTHS]
 
+
+@pytest.mark.parametrize("length", _memory_params("cpu"))
+def test_sdpa_memory_saving_fwd_bwd_cpu(effcheck, length):
+    _check_memory(effcheck, "cpu", length)
+
+
+@pytest.mark.parametrize("length", _memory_params("gpu"))
+def test_sdpa_memory_saving_fwd_bwd_gpu(effcheck, device, length):
+    _check_memory(effcheck, device, length)
+
+
+def _check_memory(effcheck, device: str, length: int) -> None:
+    from effcheck.meters.allocator import METHOD_CPU
+
+    sweep = _memory_sweep(device)
     point = sweep[length]
     if "naive_bytes" not in point:
         pytest.skip(f"naive attention at {length} tokens: {point['naive_outcome']} (SDPA peak "
                     f"{point['sdpa_bytes']} bytes): recorded as this point's outcome")
     series = tuple((n, p["naive_bytes"] / p["sdpa_bytes"]) for n, p in sweep.items() if "naive_bytes" in p)
-    details = {"per_length": {str(n): p for n, p in sweep.items()}, "threads": torch.get_num_threads()}
-    if device == "cpu":
-        details["tracker_factor_series"] = [
-            (n, p["naive_tracker_bytes"] / p["sdpa_tracker_bytes"]) for n, p in sweep.items()]
-    return Measurement(
+    method = METHOD_CPU if device == "cpu" else "torch.cuda.max_memory_allocated after reset_peak_memory_stats"
+    effcheck.check(Measurement(
         value=point["naive_bytes"] / point["sdpa_bytes"],
         unit="x",
-        method=f"peak bytes naive / SDPA, one forward of {point['shape']}; {point['method']}",
+        method=f"peak bytes naive / SDPA of q, k, v copied in as leaves, forward, backward to their gradients, "
+               f"{point['shape']}; {method}",
         device=device,
         series=series,
-        details=details,
-    )
-
-
-@pytest.mark.claim(claims.SDPA_MEMORY_2K)
-def test_sdpa_memory_saving_2k(effcheck, device, memory_sweep):
-    effcheck.check(_memory_measurement(memory_sweep, 2048, device))
-
-
-@pytest.mark.claim(claims.SDPA_MEMORY_4K)
-def test_sdpa_memory_saving_4k(effcheck, device, memory_sweep):
-    effcheck.check(_memory_measurement(memory_sweep, 4096, device))
+        details={"per_length": {str(n): p for n, p in sweep.items()},
+                 "forward_only_factor_series": [(n, p.get("forward_only_factor")) for n, p in sweep.items()]},
+    ))
 
 
 # -- speed -------------------------------------------------------------------------------------------
 
 
 @pytest.mark.timed
-@pytest.mark.claim(claims.SDPA_SPEEDUP_2K)
-def test_sdpa_speedup_2k(effcheck, device, matmul_peak_flops):
+@pytest.mark.claim(claims.SDPA_SPEEDUP["cpu"])
+def test_sdpa_speedup_fwd_bwd_2k_cpu(effcheck, device, matmul_peak_flops):
+    _check_speedup(effcheck, "cpu", matmul_peak_flops if device == "cpu" else None)
+
+
+@pytest.mark.gpu
+@pytest.mark.timed
+@pytest.mark.claim(claims.SDPA_SPEEDUP["gpu"])
+def test_sdpa_speedup_fwd_bwd_2k_gpu(effcheck, device, matmul_peak_flops):
+    _check_speedup(effcheck, device, matmul_peak_flops)
+
+
+def _check_speedup(effcheck, device, matmul_peak_flops):
+    """Interleaved A/B training steps at 2K tokens. On CPU: one thread (a parallel op waits for its slowest
+    thread, so with two threads on a shared 2-core machine one preempted thread stalled one side) and
+    one sequence of 2 heads, so each N x N buffer is 16 MB, under glibc's mmap ceiling (32 MB): with 8
+    heads every score buffer was a fresh 128 MB mmap, page-faulted and zeroed by the kernel on every call."""
     import torch
 
     from effcheck.meters.flops import count_flops
     from effcheck.meters.latency import ab_ratio
     from effcheck.meters.roofline import roofline
-    from effcheck.models.attention import attention_inputs, naive_attention, sdpa, sdpa_ops
+    from effcheck.models.attention import attention_inputs, naive_attention, sdpa, sdpa_ops, training_step
 
-    shape = _shape(device, 2048)
-    if device.startswith("cuda"):
-        shape = AttentionShape(batch=8, heads=32, length=2048, head_dim=64, dtype="float16")
+    on_gpu = device.startswith("cuda")
+    shape = (AttentionShape(batch=8, heads=32, length=2048, head_dim=64, dtype="float16") if on_gpu
+             else AttentionShape(batch=1, heads=2, length=2048, head_dim=64, dtype="float32"))
     q, k, v = attention_inputs(shape, device)
-    with torch.no_grad():
-        m = ab_ratio(lambda: naive_attention(q, k, v), lambda: sdpa(q, k, v), device=device, rounds=9,
-                     label_a="naive", label_b="sdpa")
+    with _torch_threads(None if on_gpu else 1):
+        m = ab_ratio(training_step(naive_attention, q, k, v), training_step(sdpa, q, k, v), device=device,
+                     rounds=9, label_a="naive", label_b="sdpa")
         kernel = sorted(set(sdpa_ops(q, k, v)) - {"scaled_dot_product_attention"})
-    # Roofline: the same matmul FLOPs on both sides; the fused kernel's win is memory traffic, not arithmetic
-    flops = {"naive": count_flops(naive_attention, q, k, v), "sdpa": count_flops(sdpa, q, k, v)}
-    peak = matmul_peak_flops()
-    speed = {f"{side}_{key}": value for side in flops
-             for key, value in roofline(flops[side], m.details[f"{side}_median_s"], peak).details().items()}
+        # Roofline of the forward: the same matmul FLOPs on both sides; the fused win is memory traffic
+        flops = {"naive": count_flops(naive_attention, q, k, v), "sdpa": count_flops(sdpa, q, k, v)}
+        peak = matmul_peak_flops() if matmul_peak_flops is not None else None
+        threads = torch.get_num_threads()
+    speed = {} if peak is None else {  # a training step does about 3x the forward's FLOPs
+        f"{side}_{key}": value for side in flops
+        for key, value in roofline(3 * flops[side], m.details[f"{side}_median_s"], peak).details().items()}
     effcheck.check(Measurement(
-        value=m.value, unit=m.unit, method=f"{m.method}; attention forward {shape}", device=device,
+        value=m.value, unit=m.unit, method=f"{m.method}; attention forward + backward {shape}", device=device,
         samples=m.samples,
-        details={**m.details, **speed, "flops": flops, "sdpa_kernel": kernel, "threads": torch.get_num_threads(),
-                 "within_article_range_2_to_4": 2.0 <= m.value <= 4.0},
+        details={**m.details, **speed, "forward_flops": flops, "sdpa_kernel": kernel, "threads": threads},
     ))
 
 
@@ -285,3 +334,161 @@ def test_gqa_mistral_7b(effcheck):
 @pytest.mark.claim(claims.GQA_LLAMA2_70B)
 def test_gqa_llama2_70b(effcheck):
     effcheck.check(_full_size_cache_ratio("llama-2-70b", "float16", 64))
+
+
+# -- Flash Attention changes no parameters -----------------------------------------------------------
+
+
+def _parameter_table(model) -> dict[str, tuple]:
+    return {name: tuple(t.shape) for name, t in model.state_dict().items()}
+
+
+@pytest.mark.claim(claims.FLASH_NO_PARAMETERS)
+def test_flash_changes_no_parameters(effcheck):
+    import torch
+
+    from effcheck.meters.params import count_params
+    from effcheck.models.language import causal_lm, tiny_llama
+
+    full = {impl: causal_lm("mistral-7b", attn_implementation=impl) for impl in ("eager", "sdpa")}
+    tables = {impl: _parameter_table(model) for impl, model in full.items()}
+    differing = sorted(set(tables["eager"].items()) ^ set(tables["sdpa"].items()))
+    count_change = abs(count_params(full["sdpa"]) - count_params(full["eager"]))
+    tiny = {impl: tiny_llama(8, layers=1, attn_implementation=impl) for impl in ("eager", "sdpa")}
+    eager_state, sdpa_state = (tiny[i].state_dict() for i in ("eager", "sdpa"))
+    unequal_values = [n for n in eager_state if not torch.equal(eager_state[n], sdpa_state[n])]
+    ids = torch.arange(16).unsqueeze(0)
+    with torch.no_grad():
+        logits = {impl: model(input_ids=ids).logits for impl, model in tiny.items()}
+    effcheck.check(Measurement(
+        value=float(count_change + len(differing) + len(unequal_values)), unit="entries", device="meta",
+        method="transformers built twice from one config, attn_implementation 'eager' and 'sdpa': parameter "
+               "counts and state_dict (name, shape) of Mistral-7B on meta, values of a seeded tiny Llama",
+        details={"attn_implementation": {i: m.config._attn_implementation for i, m in full.items()},
+                 "mistral_7b_params": count_params(full["sdpa"]), "state_dict_entries": len(tables["sdpa"]),
+                 "entries_differing": differing[:10], "tiny_unequal_values": unequal_values,
+                 "tiny_logits_max_abs_diff": float((logits["eager"] - logits["sdpa"]).abs().max())},
+    ))
+
+
+# -- attention cost from 512 to 128K tokens ---------------------------------------------------------
+
+
+@pytest.mark.claim(claims.ATTENTION_COST_512_TO_128K)
+def test_attention_cost_512_to_128k(effcheck):
+    import torch
+
+    from effcheck.meters.flops import count_flops
+    from effcheck.models.attention import naive_attention
+
+    def score_flops(tokens: int, heads: int = 1, head_dim: int = 128) -> int:
+        q = torch.empty(1, heads, tokens, head_dim, device="meta")
+        return count_flops(naive_attention, q, q, q)
+
+    def layer_flops(tokens: int) -> int:  # Llama-2-7B's attention layer: q, k, v, o projections + scores
+        x = torch.empty(tokens, 4096, device="meta")
+        w = torch.empty(4096, 4096, device="meta")
+        return 4 * count_flops(torch.nn.functional.linear, x, w) + score_flops(tokens, heads=32)
+
+    flops = {n: score_flops(n) for n in (512, 128_000, 131_072)}
+    effcheck.check(Measurement(
+        value=flops[128_000] / flops[512], unit="x", device="meta",
+        method="FlopCounterMode FLOPs of standard attention (QK^T, PV) on meta tensors, one head of 128, "
+               "128,000 vs 512 tokens",
+        series=tuple((n, f) for n, f in flops.items()),
+        details={"flops": flops, "binary_128k_131072_over_512": flops[131_072] / flops[512],
+                 "llama2_7b_attention_layer_with_projections_128000_over_512":
+                     layer_flops(128_000) / layer_flops(512)},
+    ))
+
+
+# -- which models adopted GQA ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", [
+    pytest.param(f, marks=pytest.mark.claim(claims.GQA_ADOPTED[f]), id=f) for f in claims.GQA_FAMILIES
+])
+def test_gqa_adopted(effcheck, family):
+    from effcheck.models.language import attention_kind, causal_lm, head_counts, spec
+
+    found = {}
+    for name in claims.GQA_FAMILIES[family]:
+        q_heads, kv_heads = head_counts(causal_lm(name))
+        found[name] = {"query_heads": q_heads, "kv_heads": kv_heads, "attention": attention_kind(q_heads, kv_heads),
+                       "source": spec(name).source}
+    gqa = sum(f["attention"] == "GQA" for f in found.values())
+    effcheck.check(Measurement(
+        value=gqa / len(found), unit="fraction", device="meta",
+        method="query and K/V heads read from layer 0's projection widths / head_dim of each released size, "
+               "built in transformers from its published config on meta",
+        details={"models": found},
+    ))
+
+
+# -- serving capacity at fixed memory ----------------------------------------------------------------
+
+H100_BYTES = 80 * 10**9  # NVIDIA H100 SXM: 80 GB as printed
+H200_BYTES = 141 * 10**9  # NVIDIA H200: 141 GB as printed
+
+
+def _kv_bytes_per_token(name: str, dtype: str, **overrides) -> int:
+    from effcheck.models.language import causal_lm, kv_bytes, prefill_cache
+
+    tokens = 64  # cache bytes are linear in tokens (tests/test_language_configs.py checks it)
+    return kv_bytes(prefill_cache(causal_lm(name, "meta", dtype, **overrides), tokens, "meta")) // tokens
+
+
+@pytest.mark.parametrize("model", [
+    pytest.param(m, marks=pytest.mark.claim(claims.USERS_AT_FIXED_MEMORY[m]), id=m) for m in claims.SERVING_SETUPS
+])
+def test_users_at_fixed_memory(effcheck, model):
+    from effcheck.meters.params import count_params
+    from effcheck.models.language import causal_lm
+
+    gpus, context = claims.SERVING_SETUPS[model]
+    dtype = "bfloat16" if model.startswith("mistral") else "float16"
+    built = causal_lm(model, "meta", dtype)
+    weights = count_params(built) * 2
+    free = gpus * H100_BYTES - weights
+    per_user = {"gqa": _kv_bytes_per_token(model, dtype) * context,
+                "mha": _kv_bytes_per_token(model, dtype, num_key_value_heads=built.config.num_attention_heads)
+                * context}
+    users = {kind: free / b for kind, b in per_user.items()}
+    effcheck.check(Measurement(
+        value=users["gqa"] / users["mha"], unit="x", device="meta",
+        method=f"(memory of {gpus} x H100 80GB - 16-bit weights) / KV bytes of one user at {context} tokens, "
+               f"real transformers caches on meta, num_key_value_heads {built.config.num_key_value_heads} vs "
+               f"{built.config.num_attention_heads}",
+        details={"weight_bytes": weights, "free_bytes": free, "kv_bytes_per_user": per_user,
+                 "whole_users": {k: int(u) for k, u in users.items()}},
+    ))
+
+
+MILLION = 1_000_000
+MILLION_TOKEN_MODELS = ("llama-2-7b", "llama-2-70b", "qwen2.5-7b-1m")
+
+
+@pytest.mark.claim(claims.MILLION_TOKENS)
+def test_million_token_kv_cache(effcheck):
+    from effcheck.meters.params import count_params
+    from effcheck.models.language import causal_lm
+
+    found = {}
+    for name in MILLION_TOKEN_MODELS:
+        kv = _kv_bytes_per_token(name, "bfloat16") * MILLION
+        weights = count_params(causal_lm(name)) * 2
+        found[name] = {"kv_bytes_at_1m": kv, "weight_bytes": weights, "x_h200": (kv + weights) / H200_BYTES,
+                       "max_position_embeddings": causal_lm(name).config.max_position_embeddings}
+    smallest = min(found, key=lambda n: found[n]["x_h200"])
+    effcheck.check(Measurement(
+        value=found[smallest]["x_h200"], unit="x GPU memory", device="meta",
+        method="(16-bit weight bytes + KV bytes per token of a real transformers cache on meta x 1,000,000) / "
+               f"H200 141 GB; smallest: {smallest}",
+        details={"models": found, "h200_bytes": H200_BYTES},
+    ))
+
+
+@pytest.mark.claim(claims.INFERENCE_COST_60_80)
+def test_inference_cost_60_80_percent():
+    pytest.skip("not checkable offline: needs a serving benchmark on a named GPU (throughput at a latency "
+                "target with and without Flash Attention + GQA) and a cost model the article does not give")

@@ -180,3 +180,44 @@ def test_arithmetic_counter_refuses_ops_it_has_no_rule_for():
 
 def test_arithmetic_counter_charges_nothing_for_views():
     assert count_arithmetic(lambda t: t.view(4).t().unsqueeze(0), torch.ones(2, 2)) == {}
+
+
+# -- training step and footprint ---------------------------------------------------------------------
+
+
+def test_training_step_gives_the_gradients_of_attention():
+    from effcheck.models.attention import training_step
+
+    q, k, v = attention_inputs(AttentionShape(1, 2, 16, 8))
+    naive_grads = training_step(naive_attention, q, k, v)()
+    fused_grads = training_step(sdpa, q, k, v)()
+    for a, b in zip(naive_grads, fused_grads, strict=True):
+        torch.testing.assert_close(a, b)
+    assert all(g.shape == q.shape for g in naive_grads)
+
+
+def test_training_footprint_counts_inputs_scores_and_gradients():
+    from effcheck.models.attention import training_footprint
+
+    n, d = 256, 16
+    q, k, v = attention_inputs(AttentionShape(1, 1, n, d))
+    naive = training_footprint(naive_attention, q, k, v)
+    # at least: q, k, v copied in, their three gradients, and one N x N buffer (the softmax kept for backward)
+    assert naive >= (6 * n * d + n * n) * 4
+    assert training_footprint(naive_attention, q, k, v) == naive  # deterministic
+    assert training_footprint(sdpa, q, k, v) < naive / 2  # no N x N buffer: the fused kernel's point
+
+
+def test_training_footprint_sees_an_injected_buffer():
+    """The meter can fail: an attention that keeps one extra N x N float32 buffer alive is charged for it."""
+    from effcheck.models.attention import training_footprint
+
+    n = 256
+    q, k, v = attention_inputs(AttentionShape(1, 1, n, 16))
+    kept = []
+
+    def leaky(q, k, v, is_causal=False):
+        kept.append(torch.ones(n, n))
+        return sdpa(q, k, v, is_causal)
+
+    assert training_footprint(leaky, q, k, v) >= training_footprint(sdpa, q, k, v) + n * n * 4

@@ -98,3 +98,77 @@ def test_full_size_cache_on_meta_has_published_per_token_bytes():
     cache = prefill_cache(model, 16, "meta")
     # 2 (K, V) x 80 layers x 8 KV heads x 128 dims x 2 bytes per token
     assert kv_bytes(cache) == 16 * 2 * 80 * 8 * 128 * 2
+
+
+# -- published configs of the GQA-adoption and LLaMA-standard claims --------------------------------
+
+# totals the model cards print, in billions, to the digits printed
+PUBLISHED_TOTALS_B = {"llama-2-7b": 6.74, "llama-2-13b": 13.0, "llama-2-70b": 69.0, "gemma-2b": 2.51,
+                      "gemma-7b": 8.54, "gemma-2-2b": 2.61, "gemma-2-9b": 9.24, "gemma-2-27b": 27.2,
+                      "qwen2-7b": 7.62, "qwen2.5-7b-1m": 7.62}
+
+
+@pytest.mark.parametrize("name, billions", list(PUBLISHED_TOTALS_B.items()))
+def test_new_specs_build_the_published_totals(name, billions):
+    digits = len(str(billions).split(".")[1])
+    assert round(count_params(causal_lm(name)) / 1e9, digits) == billions
+
+
+@pytest.mark.parametrize("name, heads, kv_heads, kind", [
+    ("llama-2-7b", 32, 32, "MHA"), ("llama-2-70b", 64, 8, "GQA"), ("gemma-2b", 8, 1, "MQA"),
+    ("gemma-7b", 16, 16, "MHA"), ("gemma-2-27b", 32, 16, "GQA"), ("phi-3-mini", 32, 32, "MHA"),
+])
+def test_head_counts_are_read_from_the_projections(name, heads, kv_heads, kind):
+    from effcheck.models.language import attention_kind, head_counts
+
+    assert head_counts(causal_lm(name)) == (heads, kv_heads)
+    assert attention_kind(heads, kv_heads) == kind
+
+
+def test_head_counts_follow_the_built_module_not_the_config_field():
+    from effcheck.models.language import head_counts
+
+    assert head_counts(causal_lm("mistral-7b", num_key_value_heads=32)) == (32, 32)
+    assert head_counts(causal_lm("phi-3-mini", num_key_value_heads=8)) == (32, 8)  # fused qkv_proj
+
+
+def test_attention_kind_rejects_uneven_groups():
+    from effcheck.models.language import attention_kind
+
+    with pytest.raises(ValueError, match="do not split"):
+        attention_kind(32, 5)
+
+
+def test_design_choices_of_llama_and_of_gpt3():
+    from effcheck.models.language import design_choices
+
+    llama = design_choices(causal_lm("llama-7b"))
+    assert llama.follows_llama() == {"rmsnorm": True, "gated_ffn": True, "rope": True, "no_bias": True}
+    gpt = design_choices(causal_lm("gpt-3-175b", n_layer=1))
+    assert gpt.follows_llama() == {"rmsnorm": False, "gated_ffn": False, "rope": False, "no_bias": False}
+    assert gpt.positions == "learned" and gpt.norms == ("LayerNorm",)
+
+
+def test_design_choices_see_a_bias_and_geglu():
+    from effcheck.models.language import design_choices
+
+    assert design_choices(causal_lm("qwen2-7b")).follows_llama()["no_bias"] is False  # q/k/v biases
+    biased = design_choices(causal_lm("llama-7b", mlp_bias=True))
+    assert biased.bias_params == 32 * (2 * 11008 + 4096)
+    assert design_choices(causal_lm("gemma-7b")).ffn == "GeGLU"
+
+
+def test_kv_cache_bytes_are_linear_in_tokens():
+    model = causal_lm("qwen2.5-7b-1m", "meta", "bfloat16")
+    one, two = (kv_bytes(prefill_cache(model, n, "meta")) for n in (64, 128))
+    assert two == 2 * one == 2 * 64 * 2 * 28 * 4 * 128 * 2
+
+
+def test_meta_forward_runs_and_leaves_autocast_alone():
+    """transformers 4.x opens torch.autocast('meta') in rotary embeddings, which torch rejects; the meta
+    builder runs the forward without it and restores torch.autocast after."""
+    real = torch.autocast
+    model = causal_lm("llama-7b", num_hidden_layers=1)
+    out = model(input_ids=torch.zeros(1, 8, dtype=torch.long, device="meta"))
+    assert out.logits.shape == (1, 8, 32000)
+    assert torch.autocast is real

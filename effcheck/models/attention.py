@@ -203,3 +203,34 @@ def exactness(out: Any, q: Any, k: Any, v: Any, is_causal: bool) -> Exactness:
     atol = DEFAULT_ATOL[str(q.dtype).removeprefix("torch.")]
     tolerance = max(atol, FUSED_FUDGE * naive_error)
     return Exactness(fused_error, naive_error, tolerance, fused_error / tolerance)
+
+
+def training_step(fn: Callable[..., Any], q: Any, k: Any, v: Any, is_causal: bool = False) -> Callable[[], Any]:
+    """One attention training step on leaf q, k, v: forward, then backward to their gradients
+    (torch.autograd.grad, so nothing accumulates between calls)."""
+    import torch
+
+    leaves = [t.detach().requires_grad_() for t in (q, k, v)]
+
+    def step() -> Any:
+        out = fn(*leaves, is_causal)
+        return torch.autograd.grad(out.sum(), leaves)
+
+    return step
+
+
+def training_footprint(fn: Callable[..., Any], q: Any, k: Any, v: Any, device: str = "cpu") -> int:
+    """Peak bytes of attention forward + backward, inputs included: q, k, v are copied in as leaves inside
+    the measured region, so the figure holds inputs, output, saved activations, gradients and scratch
+    (what FlashAttention's memory-footprint figure counts). CPU: the allocator's own total; CUDA: its
+    peak counter."""
+    from effcheck.meters.allocator import allocator_peak
+
+    def work() -> None:
+        import torch
+
+        leaves = [t.detach().clone().requires_grad_() for t in (q, k, v)]
+        out = fn(*leaves)
+        torch.autograd.grad(out.sum(), leaves)
+
+    return allocator_peak(work, device)[1].peak_bytes

@@ -8,122 +8,16 @@ depend on weight values.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from effcheck.models import require
 
-# transformers (config class, causal-LM class) per architecture family
-_CLASSES = {
-    "llama": ("LlamaConfig", "LlamaForCausalLM"),
-    "mistral": ("MistralConfig", "MistralForCausalLM"),
-    "mixtral": ("MixtralConfig", "MixtralForCausalLM"),
-    "phi3": ("Phi3Config", "Phi3ForCausalLM"),
-    "gpt2": ("GPT2Config", "GPT2LMHeadModel"),
-}
-
-
-@dataclass(frozen=True)
-class LanguageModelSpec:
-    """One published architecture: transformers config fields exactly as its source gives them."""
-
-    name: str
-    family: str
-    config: MappingProxyType  # transformers config fields
-    source: str
-
-    def __post_init__(self) -> None:
-        if self.family not in _CLASSES:
-            raise ValueError(f"{self.name}: unknown architecture family {self.family!r}")
-        object.__setattr__(self, "config", MappingProxyType(dict(self.config)))
-
-
-def llama_ffn_hidden(dim: int, multiple_of: int) -> int:
-    """LLaMA's SwiGLU width: 2/3 of 4*dim, rounded up to a multiple (facebookresearch/llama model.py)."""
-    hidden = int(2 * (4 * dim) / 3)
-    return multiple_of * ((hidden + multiple_of - 1) // multiple_of)
-
-
-def _llama1(name: str, dim: int, n_heads: int, n_layers: int, norm_eps: float) -> LanguageModelSpec:
-    # params.json of the official LLaMA release: dim, n_heads, n_layers, multiple_of=256, norm_eps,
-    # vocab_size=-1 (taken from the 32000-token SentencePiece tokenizer); context 2048 (paper §2.4)
-    return LanguageModelSpec(
-        name=name,
-        family="llama",
-        config={
-            "hidden_size": dim,
-            "num_attention_heads": n_heads,
-            "num_hidden_layers": n_layers,
-            "intermediate_size": llama_ffn_hidden(dim, 256),
-            "vocab_size": 32000,
-            "max_position_embeddings": 2048,
-            "rms_norm_eps": norm_eps,
-            "tie_word_embeddings": False,
-        },
-        source=f"LLaMA (Touvron et al. 2023) Table 2; official {name} params.json "
-               f"(dim {dim}, n_heads {n_heads}, n_layers {n_layers}, multiple_of 256, norm_eps {norm_eps})",
-    )
-
-
-LLAMA_7B = _llama1("llama-7b", 4096, 32, 32, 1e-6)
-LLAMA_13B = _llama1("llama-13b", 5120, 40, 40, 1e-6)
-LLAMA_33B = _llama1("llama-33b", 6656, 52, 60, 1e-6)  # released as "30B"; the paper's Table 2 says 33B
-LLAMA_65B = _llama1("llama-65b", 8192, 64, 80, 1e-5)
-
-LLAMA2_70B = LanguageModelSpec(
-    name="llama-2-70b",
-    family="llama",
-    config={"hidden_size": 8192, "intermediate_size": 28672, "num_attention_heads": 64,
-            "num_key_value_heads": 8, "num_hidden_layers": 80, "vocab_size": 32000,
-            "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "tie_word_embeddings": False},
-    source="meta-llama/Llama-2-70b-hf config.json; Llama 2 (Touvron et al. 2023) §2.2: GQA for 34B and 70B",
-)
-
-MISTRAL_7B = LanguageModelSpec(
-    name="mistral-7b",
-    family="mistral",
-    config={"hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
-            "num_key_value_heads": 8, "num_hidden_layers": 32, "vocab_size": 32000,
-            "max_position_embeddings": 32768, "rms_norm_eps": 1e-5, "sliding_window": 4096,
-            "tie_word_embeddings": False},
-    source="mistralai/Mistral-7B-v0.1 config.json; Mistral 7B (Jiang et al. 2023) Table 1",
-)
-
-MIXTRAL_8X7B = LanguageModelSpec(
-    name="mixtral-8x7b",
-    family="mixtral",
-    config={"hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
-            "num_key_value_heads": 8, "num_hidden_layers": 32, "vocab_size": 32000,
-            "max_position_embeddings": 32768, "num_local_experts": 8, "num_experts_per_tok": 2,
-            "rms_norm_eps": 1e-5, "tie_word_embeddings": False},
-    source="mistralai/Mixtral-8x7B-v0.1 config.json; Mixtral of Experts (Jiang et al. 2024) Table 1",
-)
-
-PHI3_MINI = LanguageModelSpec(
-    name="phi-3-mini",
-    family="phi3",
-    config={"hidden_size": 3072, "intermediate_size": 8192, "num_attention_heads": 32,
-            "num_key_value_heads": 32, "num_hidden_layers": 32, "vocab_size": 32064,
-            "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "tie_word_embeddings": False},
-    source="microsoft/Phi-3-mini-4k-instruct config.json; Phi-3 Technical Report (Abdin et al. 2024) §2",
-)
-
-# No transformers class is called GPT-3: GPT-3 is "the same model and architecture as GPT-2" (Brown et al.
-# 2020 §2.1; its alternating locally banded sparse attention adds no parameters), so GPT-2's class at
-# Table 2.1's shapes is GPT-3 175B: 96 layers, d_model 12288, 96 heads of 128, context 2048, GPT-2's
-# 50257-token BPE vocabulary, FFN 4*d_model, input and output embeddings tied as in GPT-2.
-GPT3_175B = LanguageModelSpec(
-    name="gpt-3-175b",
-    family="gpt2",
-    config={"n_layer": 96, "n_embd": 12288, "n_head": 96, "n_positions": 2048, "vocab_size": 50257,
-            "tie_word_embeddings": True},
-    source="Language Models are Few-Shot Learners (Brown et al. 2020) Table 2.1 and §2.1, built as GPT-2",
-)
-
-SPECS: MappingProxyType = MappingProxyType({s.name: s for s in (
-    LLAMA_7B, LLAMA_13B, LLAMA_33B, LLAMA_65B, LLAMA2_70B, MISTRAL_7B, MIXTRAL_8X7B, PHI3_MINI, GPT3_175B)})
+# the specs lived here first: SPECS, LanguageModelSpec and llama_ffn_hidden stay importable from this module
+from effcheck.models.language_specs import CLASSES, SPECS, LanguageModelSpec, llama_ffn_hidden  # noqa: F401
 
 
 def spec(name: str) -> LanguageModelSpec:
@@ -137,7 +31,7 @@ def hf_config(name: str, **overrides: Any) -> Any:
     """The transformers config of a spec, with field overrides (e.g. num_key_value_heads=32)."""
     transformers = require("transformers", "llm")
     s = spec(name)
-    config_class = getattr(transformers, _CLASSES[s.family][0])
+    config_class = getattr(transformers, CLASSES[s.family][0])
     return config_class(**{**s.config, **overrides})
 
 
@@ -148,16 +42,49 @@ def causal_lm(name: str, device: str = "meta", dtype: str | None = None, **overr
     import torch
 
     config = hf_config(name, **overrides)
-    model_class = getattr(transformers, _CLASSES[spec(name).family][1])
+    model_class = getattr(transformers, CLASSES[spec(name).family][1])
     with torch.device(device):
         model = model_class(config)
     if dtype is not None:
         model = model.to(getattr(torch, dtype))
+    if device == "meta":
+        _run_forward_without_meta_autocast(model)
     return model.eval()
 
 
+@contextlib.contextmanager
+def _no_autocast_on_meta() -> Iterator[None]:
+    """transformers 4.x rotary embeddings open torch.autocast(device_type=<input device>, enabled=False),
+    and torch rejects "meta" there (RuntimeError: unsupported scalarType), so no 4.x Llama-family model can
+    run a forward on meta. transformers 5 skips autocast on meta (utils.generic.maybe_autocast): do the
+    same for the duration of one forward. Nothing else changes: every other device type reaches torch."""
+    import torch
+
+    real = torch.autocast
+
+    def autocast(device_type: str, *args: Any, **kwargs: Any) -> Any:
+        return contextlib.nullcontext() if device_type == "meta" else real(device_type, *args, **kwargs)
+
+    torch.autocast = autocast  # type: ignore[assignment,misc]
+    try:
+        yield
+    finally:
+        torch.autocast = real  # type: ignore[misc]
+
+
+def _run_forward_without_meta_autocast(model: Any) -> None:
+    inner = model.forward
+
+    @functools.wraps(inner)
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        with _no_autocast_on_meta():
+            return inner(*args, **kwargs)
+
+    model.forward = forward
+
+
 def tiny_llama(num_key_value_heads: int, *, heads: int = 32, head_dim: int = 8, layers: int = 2,
-               device: str = "cpu", seed: int = 0) -> Any:
+               device: str = "cpu", seed: int = 0, attn_implementation: str | None = None) -> Any:
     """A small real Llama (random weights): `heads` query heads sharing `num_key_value_heads` K/V heads."""
     transformers = require("transformers", "llm")
     import torch
@@ -167,7 +94,7 @@ def tiny_llama(num_key_value_heads: int, *, heads: int = 32, head_dim: int = 8, 
     config = transformers.LlamaConfig(
         hidden_size=heads * head_dim, intermediate_size=2 * heads * head_dim, num_hidden_layers=layers,
         num_attention_heads=heads, num_key_value_heads=num_key_value_heads, vocab_size=256,
-        max_position_embeddings=512)
+        max_position_embeddings=512, **({"attn_implementation": attn_implementation} if attn_implementation else {}))
     torch.manual_seed(seed)
     with torch.device(device):
         model = transformers.LlamaForCausalLM(config)
@@ -265,3 +192,72 @@ def gelu_ffn(d: int, hidden: int, device: str = "meta") -> Any:
 
     with torch.device(device):
         return GPT2MLP(hidden, transformers.GPT2Config(n_embd=d))
+
+
+def head_counts(model: Any) -> tuple[int, int]:
+    """(query heads, key/value heads) read from the first decoder layer's projection shapes, not the config
+    fields: separate q/k/v projections (Llama, Mistral, Gemma, Qwen) or Phi-3's fused qkv_proj."""
+    config = model.config
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    attention = _decoder_layers(model)[0].self_attn
+    query_width = attention.o_proj.in_features
+    if hasattr(attention, "k_proj"):
+        kv_width = attention.k_proj.out_features
+    else:  # fused: rows are [q | k | v]
+        kv_width = (attention.qkv_proj.out_features - query_width) // 2
+    return query_width // head_dim, kv_width // head_dim
+
+
+def attention_kind(query_heads: int, kv_heads: int) -> str:
+    """MHA (one K/V head per query head), MQA (one shared K/V head) or GQA (groups in between)."""
+    if kv_heads < 1 or query_heads % kv_heads:
+        raise ValueError(f"{query_heads} query heads do not split into {kv_heads} key/value groups")
+    if kv_heads == query_heads:
+        return "MHA"
+    return "MQA" if kv_heads == 1 else "GQA"
+
+
+@dataclass(frozen=True)
+class DesignChoices:
+    """LLaMA's four architecture choices (LLaMA §2.2, article §2.5) as one built model makes them."""
+
+    norms: tuple[str, ...]  # class names of the normalization modules
+    ffn: str  # "SwiGLU", "GeGLU" (gated FFNs) or the activation of an ungated one
+    positions: str  # "RoPE" (a rotary module, no position table) or "learned"
+    bias_params: int  # parameters in bias vectors
+
+    def follows_llama(self) -> dict[str, bool]:
+        return {
+            "rmsnorm": bool(self.norms) and all(n.endswith("RMSNorm") for n in self.norms),
+            "gated_ffn": self.ffn in ("SwiGLU", "GeGLU"),
+            "rope": self.positions == "RoPE",
+            "no_bias": self.bias_params == 0,
+        }
+
+
+def design_choices(model: Any) -> DesignChoices:
+    """Read norm, FFN, position encoding and biases from the built modules (names and classes)."""
+    import re
+
+    import torch
+
+    norms = sorted({type(m).__name__ for m in model.modules()
+                    if "Norm" in type(m).__name__ or isinstance(m, (torch.nn.LayerNorm, torch.nn.RMSNorm))})
+    first_layer = [n for n, _ in _decoder_layers(model)[0].named_parameters()]
+    gated = any(re.search(r"gate_proj|gate_up_proj|experts\.\d+\.w3", n) for n in first_layer)
+    config = model.config
+    act = str(getattr(config, "hidden_activation", None) or getattr(config, "hidden_act", None)
+              or getattr(config, "activation_function", "?"))
+    ffn = ("SwiGLU" if "silu" in act else "GeGLU" if "gelu" in act else f"gated {act}") if gated else act
+    embeddings = [m for m in model.modules() if isinstance(m, torch.nn.Embedding)]
+    rotary = any("Rotary" in type(m).__name__ for m in model.modules())
+    learned = len(embeddings) > 1  # beyond the token embedding: a position table (GPT-2's wpe)
+    positions = "RoPE" if rotary and not learned else "learned"
+    biases = sum(p.numel() for n, p in model.named_parameters() if n.endswith("bias"))
+    return DesignChoices(tuple(norms), ffn, positions, biases)
+
+
+def _decoder_layers(model: Any) -> Any:
+    inner = getattr(model, "model", None) or getattr(model, "transformer", None)
+    layers = getattr(inner, "layers", None)
+    return layers if layers is not None else inner.h
