@@ -106,6 +106,11 @@ def claim_over_time(history: ClaimHistory, env_changes: Sequence[EnvChange] = ()
         if base:
             ax.scatter([base[-1].created], [base[-1].value], s=150, facecolors="none", edgecolors="black",
                        linewidths=1.4, zorder=4, label=f"baseline {base[-1].run.split('_')[0]}")
+    unmeasured = [p for p in history.points if p.value is None]
+    if measured and unmeasured:  # runs where the claim skipped or broke: ticks along the bottom, not gaps
+        ax.scatter([p.created for p in unmeasured], [0.03] * len(unmeasured), marker="x", s=22,
+                   color=VERDICT_COLOURS["SKIP"], transform=ax.get_xaxis_transform(), zorder=3,
+                   label="not measured (skip or error)")
     low, high = bounds(claim)
     ax.axhline(claim.expected, color="#57606a", linestyle="--", linewidth=1,
                label=f"claimed {claim.expectation()}")
