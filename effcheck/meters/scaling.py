@@ -75,7 +75,7 @@ def depth_multiplier_interval(blocks: int, repeats: tuple[int, ...]) -> tuple[fl
     # built(d) is a step function, constant between consecutive breakpoints k/r
     top = blocks / min(repeats) + 1
     points = sorted({k / r for r in repeats for k in range(1, int(top * r) + 2)})
-    inside = [(lo, hi) for lo, hi in zip([0.0, *points], points) if built(hi) == blocks]
+    inside = [(lo, hi) for lo, hi in zip([0.0, *points[:-1]], points, strict=True) if built(hi) == blocks]
     if not inside:
         raise ValueError(f"no depth multiplier builds {blocks} blocks from stage repeats {repeats}")
     return inside[0][0], inside[-1][1]
