@@ -8,6 +8,7 @@ the GPU and the suite's premises on the CPU (a miss there is a finding, blaming 
 """
 
 import contextlib
+import functools
 
 import pytest
 
@@ -156,9 +157,11 @@ def _memory_sweep(device: str) -> dict:
         point["sdpa_bytes"] = training_footprint(sdpa, q, k, v, device)
         try:
             point["naive_bytes"] = training_footprint(naive_attention, q, k, v, device)
-            with torch.no_grad():
-                point["forward_only_factor"] = (allocator_peak(lambda: naive_attention(q, k, v), device)[1].peak_bytes
-                                                / allocator_peak(lambda: sdpa(q, k, v), device)[1].peak_bytes)
+            if length == 2048:  # the operator-only factor the suite used to check, for comparison: one length
+                with torch.no_grad():
+                    point["forward_only_factor"] = (
+                        allocator_peak(lambda: naive_attention(q, k, v), device)[1].peak_bytes
+                        / allocator_peak(lambda: sdpa(q, k, v), device)[1].peak_bytes)
         except torch.OutOfMemoryError as exc:  # a small GPU at 4K: that point's outcome is the OOM
             point["naive_outcome"] = f"out of memory: {' '.join(str(exc).split())[:200]}"
             torch.cuda.empty_cache()
@@ -203,7 +206,7 @@ def _check_memory(effcheck, device: str, length: int) -> None:
         device=device,
         series=series,
         details={"per_length": {str(n): p for n, p in sweep.items()},
-                 "forward_only_factor_series": [(n, p.get("forward_only_factor")) for n, p in sweep.items()]},
+                 "forward_only_factor_at_2k": sweep[2048].get("forward_only_factor")},
     ))
 
 
@@ -305,24 +308,34 @@ def test_mqa_kv_cache_32x(effcheck, tiny_cache_bytes):
     ))
 
 
-def _full_size_cache_ratio(name: str, dtype: str, mha_kv_heads: int) -> Measurement:
+_PROMPT = 64  # cache bytes are linear in tokens (tests/test_language_configs.py checks it)
+
+
+@functools.cache
+def _kv_bytes_per_token(name: str, dtype: str, **overrides) -> int:
+    """Key+value bytes per token of a real transformers cache after a prompt, full-size model on meta;
+    cached: the GQA, serving and million-token claims read the same models."""
     from effcheck.models.language import causal_lm, kv_bytes, prefill_cache
 
-    tokens = 1024
-    model = causal_lm(name, "meta", dtype)
-    gqa = kv_bytes(prefill_cache(model, tokens, "meta"))
-    mha_model = causal_lm(name, "meta", dtype, num_key_value_heads=mha_kv_heads)
-    mha = kv_bytes(prefill_cache(mha_model, tokens, "meta"))
+    return kv_bytes(prefill_cache(causal_lm(name, "meta", dtype, **overrides), _PROMPT, "meta")) // _PROMPT
+
+
+def _full_size_cache_ratio(name: str, dtype: str, mha_kv_heads: int) -> Measurement:
+    from effcheck.models.language import causal_lm
+
+    config = causal_lm(name, "meta", dtype).config
+    gqa = _kv_bytes_per_token(name, dtype)
+    mha = _kv_bytes_per_token(name, dtype, num_key_value_heads=mha_kv_heads)
     # a sliding-window cache (Mistral: 4096) never holds more tokens than the window
-    held = min(model.config.max_position_embeddings, getattr(model.config, "sliding_window", None) or 2**62)
+    held = min(config.max_position_embeddings, getattr(config, "sliding_window", None) or 2**62)
     return Measurement(
         value=mha / gqa, unit="x", device="meta",
-        method=f"key+value tensor bytes of the transformers cache after a {tokens}-token prompt, full-size "
-               f"{name} ({dtype}) on meta, num_key_value_heads {model.config.num_key_value_heads} vs "
+        method=f"key+value tensor bytes per token of the transformers cache after a {_PROMPT}-token prompt, "
+               f"full-size {name} ({dtype}) on meta, num_key_value_heads {config.num_key_value_heads} vs "
                f"{mha_kv_heads}",
-        details={"gqa_bytes_per_token": gqa // tokens, "mha_bytes_per_token": mha // tokens,
-                 "tokens_held_at_full_context": held, "gqa_gib_at_full_context": gqa / tokens * held / 2**30,
-                 "mha_gib_at_full_context": mha / tokens * held / 2**30},
+        details={"gqa_bytes_per_token": gqa, "mha_bytes_per_token": mha,
+                 "tokens_held_at_full_context": held, "gqa_gib_at_full_context": gqa * held / 2**30,
+                 "mha_gib_at_full_context": mha * held / 2**30},
     )
 
 
@@ -431,11 +444,6 @@ H100_BYTES = 80 * 10**9  # NVIDIA H100 SXM: 80 GB as printed
 H200_BYTES = 141 * 10**9  # NVIDIA H200: 141 GB as printed
 
 
-def _kv_bytes_per_token(name: str, dtype: str, **overrides) -> int:
-    from effcheck.models.language import causal_lm, kv_bytes, prefill_cache
-
-    tokens = 64  # cache bytes are linear in tokens (tests/test_language_configs.py checks it)
-    return kv_bytes(prefill_cache(causal_lm(name, "meta", dtype, **overrides), tokens, "meta")) // tokens
 
 
 @pytest.mark.parametrize("model", [

@@ -55,16 +55,20 @@ def test_llama13b_vs_gpt3_params(effcheck):
 def test_llama13b_vs_gpt3_training_compute(effcheck):
     import torch
 
-    from effcheck.meters.flops import count_flops
+    from effcheck.meters.flops import count_flops_by_layers
 
     context = 2048  # both were trained with a 2048-token context (LLaMA §2.4, Brown et al. §2.1)
     ids = torch.zeros(1, context, dtype=torch.long, device="meta")
-    per_token = {name: count_flops(causal_lm(name), ids) / context for name in ("llama-13b", "gpt-3-175b")}
+    depth = {"llama-13b": "num_hidden_layers", "gpt-3-175b": "n_layer"}
+    per_token = {name: count_flops_by_layers(lambda n, name=name, key=key: causal_lm(name, **{key: n}),
+                                             getattr(causal_lm(name).config, key), ids) / context
+                 for name, key in depth.items()}
     tokens = {"llama-13b": 1.0e12, "gpt-3-175b": 300e9}  # LLaMA Table 2; Brown et al. §2.2
     train = {name: 3 * per_token[name] * tokens[name] for name in per_token}  # forward + 2x backward
     effcheck.check(Measurement(
         value=train["gpt-3-175b"] / train["llama-13b"], unit="x", device="meta",
-        method=f"(forward FLOPs per token by FlopCounterMode at {context} tokens on meta) x training tokens",
+        method=f"(forward FLOPs per token by FlopCounterMode at {context} tokens on meta, the full depth from "
+               f"1- and 2-layer builds: f(1) + (layers - 1) x (f(2) - f(1))) x training tokens",
         details={"forward_flops_per_token": per_token, "training_tokens": tokens, "training_flops": train,
                  "per_token_ratio": per_token["gpt-3-175b"] / per_token["llama-13b"],
                  "gpt3_table_d1_total_flops": 3.14e23},
@@ -298,12 +302,12 @@ def test_quantization_int8_memory_4x(effcheck):
         stored += scales.numel() * scales.element_size() + zero_points.numel() * zero_points.element_size()
         return weight.numel() * weight.element_size(), stored
 
-    shapes = {"q_proj": (4096, 4096), "down_proj": (4096, 11008)}  # LLaMA-7B's layer weights
+    shapes = {"q_proj": (4096, 4096)}  # LLaMA-7B's; the overhead is per output row: 16 bytes per 4096 weights
     sizes = {name: quantized_bytes(*shape) for name, shape in shapes.items()}
     fp32, int8 = (sum(s[i] for s in sizes.values()) for i in (0, 1))
     effcheck.check(Measurement(
         value=fp32 / int8, unit="x", device="cpu",
-        method="torch.quantize_per_channel to qint8 of LLaMA-7B q_proj and down_proj shapes: float32 bytes / "
+        method="torch.quantize_per_channel to qint8 of LLaMA-7B's q_proj shape: float32 bytes / "
                "(int8 values + float64 scale + int64 zero point per output channel)",
         details={"bytes": {n: {"float32": a, "int8_with_scales": b} for n, (a, b) in sizes.items()},
                  "fp16_to_int4_bits_ratio": 16 / 4},

@@ -172,3 +172,14 @@ def test_meta_forward_runs_and_leaves_autocast_alone():
     out = model(input_ids=torch.zeros(1, 8, dtype=torch.long, device="meta"))
     assert out.logits.shape == (1, 8, 32000)
     assert torch.autocast is real
+
+
+def test_flops_by_layers_equal_the_full_count():
+    from effcheck.meters.flops import count_flops, count_flops_by_layers
+
+    ids = torch.zeros(1, 32, dtype=torch.long, device="meta")
+    for name, key in (("llama-13b", "num_hidden_layers"), ("gpt-3-175b", "n_layer")):
+        full = count_flops(causal_lm(name, **{key: 5}), ids)
+        assert count_flops_by_layers(lambda n, name=name, key=key: causal_lm(name, **{key: n}), 5, ids) == full
+    with pytest.raises(ValueError, match="layers"):
+        count_flops_by_layers(lambda n: None, 0)
