@@ -52,6 +52,7 @@ class EffcheckSession:
         self.save_error: str | None = None
         self._session: pytest.Session | None = None
         self._interrupted = False
+        self._lock_path: str | None = None
         self._ran_alone: set[str] = set()
         self._created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
         if self.is_worker:
@@ -121,7 +122,18 @@ class EffcheckSession:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
+        """What every xdist worker needs from the controller: the pinned run and the run's lock file."""
+        from effcheck.serial import create_lock_file
+
+        if self._lock_path is None:
+            self._lock_path = create_lock_file()
         node.workerinput["effcheck_pinned"] = self.pinned
+        node.workerinput["effcheck_lock"] = self._lock_path
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        from effcheck.serial import remove_lock_file
+
+        remove_lock_file(self._lock_path)
 
     # -- the baselines ----------------------------------------------------------------------------
     def history(self) -> Any:
