@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from effcheck.env import device_key
-from effcheck.records import ClaimResult, Ledger, Verdict
+from effcheck.errors import SchemaError
+from effcheck.records import ClaimResult, Ledger, Verdict, ledger_header
 
 ANY_MACHINE = "any machine"
 POOL_SIZE = 5  # accepted runs whose samples are pooled for a noisy claim (between-run drift)
@@ -42,8 +44,12 @@ def scope_of(result: ClaimResult, environment: Mapping[str, Any]) -> str:
     m = result.measurement
     if m is None:
         return ANY_MACHINE
-    if result.claim.noisy or any(marker in m.method for marker in DEVICE_METHODS):
-        return device_key(environment, m.device)
+    return _scope(result.claim.noisy, m.method, m.device, environment)
+
+
+def _scope(noisy: bool, method: str, device: str, environment: Mapping[str, Any]) -> str:
+    if noisy or any(marker in method for marker in DEVICE_METHODS):
+        return device_key(environment, device)
     return ANY_MACHINE
 
 
@@ -63,15 +69,21 @@ def accepted_by(patterns: Iterable[str], claim_id: str) -> bool:
 def standing(result: ClaimResult, complete: bool, status: str | None, accepted: bool) -> tuple[bool, str]:
     """(whether this measurement may be a baseline, why not). status: the run's recorded comparison
     status for the claim, None when the run recorded no comparison (nothing judged it)."""
-    if result.measurement is None:
+    return _standing(result.measurement is not None, result.verdict.value, result.claim.noisy, complete, status,
+                     accepted)
+
+
+def _standing(measured: bool, verdict: str, noisy: bool, complete: bool, status: str | None,
+              accepted: bool) -> tuple[bool, str]:
+    if not measured:
         return False, "not measured"
     if not complete:
         return False, "interrupted run"
     if accepted:
         return True, ""
-    if result.verdict is Verdict.FAIL:
+    if verdict == Verdict.FAIL.value:
         return False, "claim failed"
-    allowed = _STANDING_NOISY if result.claim.noisy else _STANDING
+    allowed = _STANDING_NOISY if noisy else _STANDING
     if status is not None and status not in allowed:
         return False, f"{status}, not accepted"
     return True, ""
@@ -79,40 +91,65 @@ def standing(result: ClaimResult, complete: bool, status: str | None, accepted: 
 
 @dataclass(frozen=True)
 class Entry:
-    """One claim's measurement in one saved run, as the selection sees it."""
+    """One claim's measurement in one saved run, as the selection sees it. The full record is built
+    from its stored form only when the entry is compared with (most entries never are)."""
 
     run: str  # the run file's stem, "0007_abc"
     number: int  # pytest-benchmark's counter (0007), the tie-break between equal datetimes
     created: dt.datetime
+    claim_id: str
     scope: str
     eligible: bool
     why_not: str  # empty when eligible
-    result: ClaimResult
-    environment: Mapping[str, Any]
+    raw: Mapping[str, Any] = field(compare=False, repr=False)
+    environment: Mapping[str, Any] = field(compare=False, repr=False)
 
     @property
     def order(self) -> tuple[dt.datetime, int, str]:
         return self.created, self.number, self.run
 
+    @cached_property
+    def result(self) -> ClaimResult:
+        """The stored result as a record (raises SchemaError when its stored form is malformed)."""
+        return ClaimResult.from_dict(self.raw)
+
 
 def entries_of(run: str, number: int, ledger: Ledger, accepted: Iterable[str] = ()) -> list[Entry]:
     """Every measured claim of a saved run; accepted: claim patterns accepted after the fact for it."""
-    statuses = _statuses(ledger)
-    patterns = (*ledger.accepted, *accepted)
-    created = recorded_time(ledger.created)
+    return raw_entries_of(run, number, ledger_header(ledger.to_dict()), accepted)
+
+
+def raw_entries_of(run: str, number: int, header: Mapping[str, Any], accepted: Iterable[str] = ()) -> list[Entry]:
+    """entries_of for a ledger as stored (records.ledger_header): reads only the fields selection needs.
+    Raises SchemaError when one of those is malformed (the caller skips the file)."""
+    statuses = _statuses(header.get("comparison"))
+    patterns = (*header["accepted"], *accepted)
+    created = recorded_time(header["created"])
+    environment = header["environment"]
     found = []
-    for result in ledger.results:
-        if result.measurement is None:
-            continue
-        cid = result.claim.id
-        ok, why = standing(result, ledger.complete, statuses.get(cid), accepted_by(patterns, cid))
-        found.append(Entry(run, number, created, scope_of(result, ledger.environment), ok, why, result,
-                           ledger.environment))
+    for raw in header["results"]:
+        try:
+            claim, measurement = raw["claim"], raw.get("measurement")
+            cid, noisy = claim["id"], bool(claim.get("noisy", False))
+            if measurement is None:
+                continue
+            method, device = measurement["method"], measurement.get("device", "cpu")
+            if not (isinstance(cid, str) and isinstance(method, str) and isinstance(device, str)):
+                raise TypeError("id, method and device must be strings")
+            verdict = str(raw["verdict"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise SchemaError(f"not an effcheck claim result ({exc!r})") from exc
+        ok, why = _standing(True, verdict, noisy, bool(header["complete"]), statuses.get(cid),
+                            accepted_by(patterns, cid))
+        found.append(Entry(run, number, created, cid, _scope(noisy, method, device, environment), ok, why, raw,
+                           environment))
     return found
 
 
-def _statuses(ledger: Ledger) -> dict[str, str]:
-    deltas = (ledger.comparison or {}).get("deltas") or []
+def _statuses(comparison: Any) -> dict[str, str]:
+    deltas = (comparison or {}).get("deltas") or []
+    if not isinstance(deltas, list):
+        return {}
     found = {}
     for d in deltas:
         if isinstance(d, Mapping) and isinstance(d.get("claim_id"), str):
@@ -175,12 +212,11 @@ class BaselineIndex:
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
         self._by_claim: dict[str, list[Entry]] = {}
-        for entry in entries:
-            self._by_claim.setdefault(entry.result.claim.id, []).append(entry)
+        self.add(entries)
 
     def add(self, entries: Iterable[Entry]) -> None:
         for entry in entries:
-            self._by_claim.setdefault(entry.result.claim.id, []).append(entry)
+            self._by_claim.setdefault(entry.claim_id, []).append(entry)
 
     def claim_ids(self) -> set[str]:
         return set(self._by_claim)
@@ -188,8 +224,24 @@ class BaselineIndex:
     def runs(self) -> set[str]:
         return {e.run for found in self._by_claim.values() for e in found}
 
-    def select(self, claim_id: str, scope: str, pinned: str | None = None) -> Selection:
-        return select(self._by_claim.get(claim_id, ()), scope, pinned)
+    def select(self, claim_id: str, scope: str, pinned: str | None = None,
+               warn: Callable[[str], None] | None = None) -> Selection:
+        """select(), dropping (with a warning) an entry whose stored record turns out malformed."""
+        entries = self._by_claim.get(claim_id, [])
+        while True:
+            selection = select(entries, scope, pinned)
+            bad = []
+            for entry in selection.pool:
+                try:
+                    entry.result  # noqa: B018 - parsed here, where it is first needed
+                except SchemaError as exc:
+                    bad.append(entry)
+                    if warn is not None:
+                        warn(f"skipping {claim_id} of run {entry.run}: {exc}")
+            if not bad:
+                return selection
+            entries = [e for e in entries if e not in bad]
+            self._by_claim[claim_id] = entries
 
     def latest_eligible(self, claim_id: str) -> Entry | None:
         """The newest accepted measurement of a claim in any scope (for claims not run this time)."""

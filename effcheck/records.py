@@ -328,39 +328,45 @@ class Ledger:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Ledger:
-        if not isinstance(data, Mapping):
-            raise SchemaError(f"the effcheck section is {type(data).__name__}, not an object")
-        version = data.get("schema_version")
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise SchemaError("no integer schema_version: not an effcheck ledger")
-        if version > SCHEMA_VERSION:
-            raise SchemaError(
-                f"written by a newer effcheck (schema {version} > {SCHEMA_VERSION}): upgrade effcheck to read it"
-            )
-        if version not in READABLE_VERSIONS:
-            raise SchemaError(f"schema_version {version} is not one effcheck ever wrote")
+        header = ledger_header(data)
         try:
-            environment = data.get("environment") or {}
-            if not isinstance(environment, Mapping):
-                raise TypeError(f"environment is {type(environment).__name__}, not an object")
-            results = data["results"]
-            if not isinstance(results, list):
-                raise TypeError(f"results is {type(results).__name__}, not a list")
-            comparison = data.get("comparison")
-            if comparison is not None and not isinstance(comparison, Mapping):
-                raise TypeError(f"comparison is {type(comparison).__name__}, not an object")
-            accepted = data.get("accepted", []) if version >= 2 else []
-            if not isinstance(accepted, list):
-                raise TypeError("accepted is not a list")
-            return cls(
-                results=tuple(ClaimResult.from_dict(r) for r in results),
-                environment=environment,
-                hardware_key=str(data.get("hardware_key", "")),
-                created=str(data.get("created", "")),
-                effcheck_version=str(data.get("effcheck_version", "")),
-                comparison=comparison,
-                complete=bool(data.get("complete", True)) if version >= 2 else True,
-                accepted=tuple(accepted),
-            )
+            return cls(results=tuple(ClaimResult.from_dict(r) for r in header.pop("results")), **header)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SchemaError(f"malformed effcheck ledger ({exc})") from exc
+
+
+def ledger_header(data: Any) -> dict[str, Any]:
+    """A ledger's fields, validated and migrated to the current schema, with its results left raw (a list
+    of objects): readers that only index a run's claims need not build every record."""
+    if not isinstance(data, Mapping):
+        raise SchemaError(f"the effcheck section is {type(data).__name__}, not an object")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise SchemaError("no integer schema_version: not an effcheck ledger")
+    if version > SCHEMA_VERSION:
+        raise SchemaError(f"written by a newer effcheck (schema {version} > {SCHEMA_VERSION}): "
+                          "upgrade effcheck to read it")
+    if version not in READABLE_VERSIONS:
+        raise SchemaError(f"schema_version {version} is not one effcheck ever wrote")
+    environment = data.get("environment") or {}
+    results = data.get("results")
+    comparison = data.get("comparison")
+    accepted = data.get("accepted", []) if version >= 2 else []
+    for name, value, kind in (("environment", environment, Mapping), ("results", results, list),
+                              ("accepted", accepted, list)):
+        if not isinstance(value, kind):
+            raise SchemaError(f"malformed effcheck ledger ({name} is {type(value).__name__})")
+    if comparison is not None and not isinstance(comparison, Mapping):
+        raise SchemaError(f"malformed effcheck ledger (comparison is {type(comparison).__name__})")
+    if not all(isinstance(r, Mapping) for r in results):
+        raise SchemaError("malformed effcheck ledger (a result is not an object)")
+    return {
+        "results": results,
+        "environment": environment,
+        "hardware_key": str(data.get("hardware_key", "")),
+        "created": str(data.get("created", "")),
+        "effcheck_version": str(data.get("effcheck_version", "")),
+        "comparison": comparison,
+        "complete": bool(data.get("complete", True)) if version >= 2 else True,
+        "accepted": tuple(str(a) for a in accepted),
+    }

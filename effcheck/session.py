@@ -155,7 +155,7 @@ class EffcheckSession:
         except EffcheckError as exc:
             raise pytest.UsageError(str(exc)) from None
         scope = scope_of(result, self.environment())
-        selection = history.index.select(result.claim.id, scope, self.pinned)
+        selection = history.index.select(result.claim.id, scope, self.pinned, self.warnings.append)
         chosen = selection.baseline
         if chosen is None:
             why = f"no baseline on {scope}: {selection.note}" if not self.pinned else selection.note
@@ -230,9 +230,8 @@ class EffcheckSession:
                     found[cid] = delta
         if self.pinned is not None:
             measured = {r.claim.id for r in self.results if r.measurement is not None}
-            pinned = self.history().by_name().get(self.pinned)
-            for cid, previous in (pinned.ledger.by_id().items() if pinned else ()):
-                if previous.measurement is not None and cid not in measured and cid not in found:
+            for cid in sorted(self.history().measured_in(self.pinned)):
+                if cid not in measured and cid not in found:
                     found[cid] = Delta(cid, Status.MISSING,
                                        f"{cid}: in baseline run {self.pinned} but not measured in this run",
                                        self.pinned)

@@ -18,14 +18,14 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from effcheck.baseline import BaselineIndex, entries_of, recorded_time
+from effcheck.baseline import BaselineIndex, raw_entries_of, recorded_time
 from effcheck.errors import BaselineError, CorruptFileError, EffcheckError, SchemaError, UsageError
-from effcheck.records import Ledger
+from effcheck.records import Ledger, ledger_header
 
 LEDGER_KEY = "effcheck"
 ACCEPTED_FILE = "effcheck-accepted.jsonl"
@@ -321,55 +321,38 @@ def record_acceptance(storage: str | os.PathLike[str], run: str, claims: Iterabl
 
 @dataclass
 class History:
-    """The storage as the gate sees it: every readable run and the per-claim baseline index."""
+    """The storage as the gate sees it: each readable run's ledger header (results left raw) and the
+    per-claim baseline index."""
 
     storage: Path
-    runs: list[LoadedRun]
+    headers: dict[str, dict[str, Any]]  # run stem -> records.ledger_header of its effcheck section
     index: BaselineIndex
 
-    def by_name(self) -> dict[str, LoadedRun]:
-        return {r.run.name: r for r in self.runs}
-
-    def __iter__(self) -> Iterator[LoadedRun]:
-        return iter(self.runs)
+    def measured_in(self, run: str) -> set[str]:
+        header = self.headers.get(run)
+        if header is None:
+            return set()
+        return {r["claim"]["id"] for r in header["results"]
+                if r.get("measurement") is not None and isinstance(r.get("claim"), dict) and "id" in r["claim"]}
 
 
 def load_history(storage: str | os.PathLike[str], warn: Warn | None = None) -> History:
-    """Read every run once (a bad file is skipped with one warning) and index its claims."""
-    runs = load_runs(storage, warn)
+    """Read every run once and index its claims (a bad file is skipped with one warning). Only the
+    fields selection needs are read: a full record is built for the few entries compared with."""
     accepted = read_acceptances(storage, warn)
     index = BaselineIndex()
-    for loaded in runs:
-        index.add(entries_of(loaded.run.name, int(loaded.run.number), loaded.ledger,
-                             accepted.get(loaded.run.name, ())))
-    return History(Path(storage), runs, index)
-
-
-# -- --effcheck-json: a file of our own, never anything else ---------------------------------------------
-
-
-def check_json_target(path: str, storage: str | os.PathLike[str]) -> None:
-    """Refuse a ledger path that would replace something effcheck did not write: a symlink, a device or
-    other non-regular file, a directory, a file inside the benchmark storage (the history), or an
-    existing file that is not an effcheck ledger."""
-    p = Path(path)
-    option = f"--effcheck-json={path}"
-    if p.is_symlink():
-        raise UsageError(f"{option} is a symlink; give the path of a regular file")
-    if p.is_dir():
-        raise UsageError(f"{option} is a directory; give a file path")
-    if p.exists() and not p.is_file():
-        raise UsageError(f"{option} is not a regular file (a device, pipe or socket); give a file path")
-    root = Path(storage).resolve()
-    target = p.resolve()
-    if target == root or root in target.parents:
-        raise UsageError(f"{option} is inside the benchmark storage {root}: the history is pytest-benchmark's "
-                         "and effcheck's alone; write the ledger elsewhere")
-    if p.exists():
+    headers = {}
+    for run in list_runs(storage):
         try:
-            data = read_json(p)
-            if not (isinstance(data, dict) and "schema_version" in data and "results" in data):
-                raise SchemaError("not an effcheck ledger")
-        except EffcheckError:
-            raise UsageError(f"{option} exists and is not an effcheck ledger: not replaced; "
-                             "move it aside or give another path") from None
+            data = read_json(run.path)
+            if not isinstance(data, dict) or "benchmarks" not in data or LEDGER_KEY not in data:
+                ledger_from_json(data, str(run.path))  # raises the reason, naming the file
+            header = ledger_header(data[LEDGER_KEY])
+            entries = raw_entries_of(run.name, int(run.number), header, accepted.get(run.name, ()))
+        except EffcheckError as exc:
+            if warn is not None:
+                warn(f"skipping {exc}" if str(run.path) in str(exc) else f"skipping {run.path}: {exc}")
+            continue
+        headers[run.name] = header
+        index.add(entries)
+    return History(Path(storage), headers, index)
