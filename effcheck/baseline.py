@@ -89,6 +89,9 @@ def _standing(measured: bool, verdict: str, noisy: bool, complete: bool, status:
     return True, ""
 
 
+Stored = Callable[[], "tuple[Mapping[str, Any], Mapping[str, Any]]"]  # -> (stored result, run environment)
+
+
 @dataclass(frozen=True)
 class Entry:
     """One claim's measurement in one saved run, as the selection sees it. The full record is built
@@ -101,17 +104,25 @@ class Entry:
     scope: str
     eligible: bool
     why_not: str  # empty when eligible
-    raw: Mapping[str, Any] = field(compare=False, repr=False)
-    environment: Mapping[str, Any] = field(compare=False, repr=False)
+    stored: Stored = field(compare=False, repr=False)
 
     @property
     def order(self) -> tuple[dt.datetime, int, str]:
         return self.created, self.number, self.run
 
     @cached_property
+    def _stored(self) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+        return self.stored()
+
+    @property
+    def environment(self) -> Mapping[str, Any]:
+        return self._stored[1]
+
+    @cached_property
     def result(self) -> ClaimResult:
         """The stored result as a record (raises SchemaError when its stored form is malformed)."""
-        return ClaimResult.from_dict(self.raw)
+        raw, _ = self._stored
+        return ClaimResult.from_dict(raw)
 
 
 def entries_of(run: str, number: int, ledger: Ledger, accepted: Iterable[str] = ()) -> list[Entry]:
@@ -122,16 +133,25 @@ def entries_of(run: str, number: int, ledger: Ledger, accepted: Iterable[str] = 
 def raw_entries_of(run: str, number: int, header: Mapping[str, Any], accepted: Iterable[str] = ()) -> list[Entry]:
     """entries_of for a ledger as stored (records.ledger_header): reads only the fields selection needs.
     Raises SchemaError when one of those is malformed (the caller skips the file)."""
+    return [_entry(run, number, header, fact, accepted, lambda raw=raw: (raw, header["environment"]))
+            for raw, fact in zip(header["results"], facts_of(header), strict=True) if fact is not None]
+
+
+Fact = tuple  # (claim id, scope, noisy, verdict, recorded status): what selection needs of one result
+
+
+def facts_of(header: Mapping[str, Any]) -> list[Fact | None]:
+    """Per stored result, the fields selection needs (None: not measured). Raises SchemaError when
+    one of those is malformed (the caller skips the file)."""
     statuses = _statuses(header.get("comparison"))
-    patterns = (*header["accepted"], *accepted)
-    created = recorded_time(header["created"])
     environment = header["environment"]
-    found = []
+    found: list[Fact | None] = []
     for raw in header["results"]:
         try:
             claim, measurement = raw["claim"], raw.get("measurement")
             cid, noisy = claim["id"], bool(claim.get("noisy", False))
             if measurement is None:
+                found.append(None)
                 continue
             method, device = measurement["method"], measurement.get("device", "cpu")
             if not (isinstance(cid, str) and isinstance(method, str) and isinstance(device, str)):
@@ -139,11 +159,23 @@ def raw_entries_of(run: str, number: int, header: Mapping[str, Any], accepted: I
             verdict = str(raw["verdict"])
         except (KeyError, TypeError, AttributeError) as exc:
             raise SchemaError(f"not an effcheck claim result ({exc!r})") from exc
-        ok, why = _standing(True, verdict, noisy, bool(header["complete"]), statuses.get(cid),
-                            accepted_by(patterns, cid))
-        found.append(Entry(run, number, created, cid, _scope(noisy, method, device, environment), ok, why, raw,
-                           environment))
+        found.append((cid, _scope(noisy, method, device, environment), noisy, verdict, statuses.get(cid)))
     return found
+
+
+def _entry(run: str, number: int, header: Mapping[str, Any], fact: Fact, accepted: Iterable[str],
+           stored: Stored) -> Entry:
+    cid, scope, noisy, verdict, status = fact
+    ok, why = _standing(True, verdict, noisy, bool(header["complete"]), status,
+                        accepted_by((*header["accepted"], *accepted), cid))
+    return Entry(run, number, recorded_time(header["created"]), cid, scope, ok, why, stored)
+
+
+def entries_from_facts(run: str, number: int, header: Mapping[str, Any], facts: Iterable[Fact],
+                       accepted: Iterable[str], stored: Callable[[str], tuple[Mapping[str, Any], Mapping[str, Any]]],
+                       ) -> list[Entry]:
+    """Entries from cached facts; stored(claim_id) reads the full result from the run file when needed."""
+    return [_entry(run, number, header, tuple(f), accepted, lambda cid=f[0]: stored(cid)) for f in facts]
 
 
 def _statuses(comparison: Any) -> dict[str, str]:

@@ -140,7 +140,8 @@ class EffcheckSession:
         if self._history is None:
             from effcheck.store import load_history
 
-            self._history = load_history(storage_dir(self.config), self.warnings.append)
+            self._history = load_history(storage_dir(self.config), self.warnings.append,
+                                         update_index=self._saving() and not self.is_worker)
         return self._history
 
     def gate(self, result: ClaimResult, record_only: bool = False) -> Delta | None:
