@@ -1,7 +1,8 @@
-"""`effcheck list|report|compare|history`: read the claim catalogue and saved runs; never modify them.
+"""`effcheck list|report|compare|history|accept`: read the claim catalogue and saved runs; never modify them
+(`accept` appends its decision beside them, in effcheck-accepted.jsonl).
 
-Imports no torch: everything here reads data. Errors are one line on stderr and exit status 2;
-`compare` exits 1 when the gate fails.
+Imports no torch: everything here reads data. Errors are one line on stderr and exit status 2; a bad run
+file met while searching is one warning line on stderr; `compare` exits 1 when the gate fails.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from effcheck.options import add_options
 from effcheck.records import Ledger
 
 DEFAULT_STORAGE = ".benchmarks"
+
+
+def _warn(line: str) -> None:
+    print(f"effcheck: warning: {line}", file=sys.stderr)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -44,7 +49,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from effcheck.report import terminal_table
     from effcheck.store import load_ledger, resolve_run
 
-    path = resolve_run(args.run, args.storage)
+    path = resolve_run(args.run, args.storage, _warn)
     ledger = load_ledger(path)
     deltas = [Delta.from_dict(d) for d in (ledger.comparison or {}).get("deltas", [])]
     if args.format == "markdown":
@@ -77,40 +82,36 @@ def _env_changes(ledger: Ledger) -> tuple[str, ...]:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from effcheck.env import software_diff
     from effcheck.gate import GatePolicy, compare_ledgers
     from effcheck.report import gate_table, markdown_gate
     from effcheck.store import load_ledger, resolve_run
 
-    base_path, run_path = resolve_run(args.baseline, args.storage), resolve_run(args.run, args.storage)
+    base_path, run_path = resolve_run(args.baseline, args.storage, _warn), resolve_run(args.run, args.storage, _warn)
     baseline, current = load_ledger(base_path), load_ledger(run_path)
-    if baseline.hardware_key != current.hardware_key and not args.any_hardware:
-        raise BaselineError(
-            f"{base_path.name} was measured on {baseline.hardware_key!r} and {run_path.name} on "
-            f"{current.hardware_key!r}: not compared (pass --any-hardware to compare anyway)"
-        )
     policy = GatePolicy.from_specs(args.effcheck_compare_fail or [],
                                    fail_on_improvement=args.effcheck_fail_on_improvement)
-    deltas = compare_ledgers(current, baseline, policy, base_path.stem)
+    for line in policy.warnings():
+        _warn(line)
+    change = software_diff(baseline.environment, current.environment)
+    if change:
+        print(f"environment changed since baseline {base_path.stem.split('_', 1)[0]}: {change}")
+    deltas = compare_ledgers(current, baseline, policy, base_path.stem, any_device=args.any_hardware)
     print(markdown_gate(deltas, policy) if args.format == "markdown" else gate_table(deltas, policy))
     return 1 if any(d.failing(policy) for d in deltas) else 0
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
     from effcheck.dashboard import check_out_dir, write_dashboard
-    from effcheck.store import list_runs, load_ledger
+    from effcheck.store import load_runs
     from effcheck.timeline import run_from_file
 
     check_out_dir(args.out)  # a bad --out fails in one line before any file is read
     runs = []
-    for saved in list_runs(args.storage):
-        try:
-            ledger = load_ledger(saved.path)
-        except EffcheckError as exc:
-            print(f"effcheck: skipping {saved.path}: {exc}", file=sys.stderr)
+    for loaded in load_runs(args.storage, _warn):
+        if args.hardware and loaded.ledger.hardware_key != args.hardware:
             continue
-        if args.hardware and ledger.hardware_key != args.hardware:
-            continue
-        runs.append(run_from_file(saved.path, ledger, saved.created))
+        runs.append(run_from_file(loaded.run.path, loaded.ledger, loaded.ledger.created))
     if not runs:
         only = f" with hardware key {args.hardware!r}" if args.hardware else ""
         raise BaselineError(f"no readable runs with effcheck results{only} in {args.storage}: "
@@ -118,6 +119,30 @@ def _cmd_history(args: argparse.Namespace) -> int:
     page = write_dashboard(runs, args.out, str(args.storage))
     scopes = len({r.ledger.hardware_key for r in runs})
     print(f"wrote {page} ({len(runs)} runs, {scopes} hardware scope{'s' if scopes != 1 else ''})")
+    return 0
+
+
+def _cmd_accept(args: argparse.Namespace) -> int:
+    import fnmatch
+
+    from effcheck.store import load_ledger, record_acceptance, resolve_run
+
+    path = resolve_run(args.run, args.storage, _warn)
+    ledger = load_ledger(path)
+    if not ledger.complete:
+        raise BaselineError(f"{path.name} did not complete (interrupted or stopped early): its measurements "
+                            "cannot be accepted; rerun and accept that run")
+    patterns = args.claims or ["*"]
+    measured = [r.claim.id for r in ledger.results if r.measurement is not None]
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(cid, pattern) for cid in measured):
+            raise BaselineError(f"{pattern!r} matches no claim measured in {path.name}; "
+                                f"`effcheck report {path.stem.split('_', 1)[0]}` lists them")
+    chosen = sorted(cid for cid in measured if any(fnmatch.fnmatchcase(cid, p) for p in patterns))
+    where = record_acceptance(args.storage, path.stem, patterns)
+    print(f"accepted {len(chosen)} claim(s) of {path.name} as baselines (recorded in {where}):")
+    for cid in chosen:
+        print(f"  {cid}")
     return 0
 
 
@@ -152,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("baseline", help=runs_help)
     p.add_argument("run", help=runs_help)
     p.add_argument("--format", choices=("text", "markdown"), default="text")
-    p.add_argument("--any-hardware", action="store_true", help="compare runs from different hardware keys")
+    p.add_argument("--any-hardware", action="store_true",
+                   help="compare device quantities (times, allocator memory) measured on different devices too")
     add_options(p.add_argument, "--", ("compare-fail", "fail-on-improvement"))
     p.set_defaults(func=_cmd_compare)
 
@@ -163,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for index.html (default effcheck-history); the page needs no server or network")
     p.add_argument("--hardware", help="only runs with this hardware key (by default every scope is shown)")
     p.set_defaults(func=_cmd_history)
+
+    p = sub.add_parser("accept", parents=[storage],
+                       help="accept a saved run's measurements as baselines (all claims, or those named)")
+    p.add_argument("run", help=runs_help)
+    p.add_argument("claims", nargs="*", metavar="CLAIM", help="claim ids or patterns (default: every claim)")
+    p.set_defaults(func=_cmd_accept)
     return parser
 
 

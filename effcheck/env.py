@@ -1,14 +1,16 @@
-"""The machine a run happened on, and the hardware key that decides which baselines are comparable.
+"""The machine a run happened on: device keys (what a measured device quantity depends on) and the
+software versions (what an upgrade changes, and what the gate shows as a diff).
 
-Two runs compare only when they share a hardware key: the device (CPU model or GPU name), CUDA
-version, torch major.minor and the default dtype. Library versions are recorded but not keyed: a
-torch/diffusers upgrade on the same hardware is exactly what a platform team wants compared.
+Software is never part of a key: python, torch, its CUDA runtime, cuDNN, the driver and every ML
+library are exactly what a platform team wants compared. A key names only the device: the CPU model,
+or the GPU name and count. Which claims need the same device is decided in effcheck.baseline.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import platform
+from collections.abc import Mapping
 from typing import Any
 
 LIBRARIES = ("torch", "torchvision", "timm", "transformers", "diffusers", "peft", "accelerate", "rwkv",
@@ -55,6 +57,7 @@ def torch_info(device: str) -> dict[str, Any]:
         props = torch.cuda.get_device_properties(index)
         info.update(
             gpu_name=props.name,
+            gpu_count=torch.cuda.device_count(),
             gpu_memory_bytes=int(props.total_memory),
             gpu_capability=f"{props.major}.{props.minor}",
             cudnn=torch.backends.cudnn.version(),
@@ -85,13 +88,53 @@ def environment(device: str) -> dict[str, Any]:
     }
 
 
-def hardware_key(env: dict[str, Any]) -> str:
-    """'NVIDIA H200|cuda12.8|torch2.9|float32' or 'AMD EPYC ...|cpu|torch2.9|float32'."""
-    hardware = env.get("gpu_name") if str(env.get("device", "cpu")).startswith("cuda") else env.get("cpu")
-    accel = f"cuda{env.get('cuda_build')}" if str(env.get("device", "")).startswith("cuda") else "cpu"
-    torch_version = env.get("torch") or "none"
-    torch_mm = ".".join(torch_version.split("+")[0].split(".")[:2])
-    return f"{hardware}|{accel}|torch{torch_mm}|{env.get('default_dtype', 'float32')}"
+def cpu_key(env: Mapping[str, Any]) -> str:
+    return f"cpu:{env.get('cpu') or 'unknown'}"
+
+
+def gpu_key(env: Mapping[str, Any]) -> str | None:
+    if not env.get("gpu_name"):
+        return None
+    return f"cuda:{env['gpu_name']} x{env.get('gpu_count') or 1}"
+
+
+def device_key(env: Mapping[str, Any], device: str | None = None) -> str:
+    """The device a measurement on `device` (default: the run's) depends on: 'cpu:<model>' or
+    'cuda:<GPU name> x<count>'. No software version is part of it."""
+    device = str(device or env.get("device", "cpu"))
+    if device.startswith("cuda"):
+        return gpu_key(env) or "cuda:unknown"
+    return cpu_key(env)
+
+
+def hardware_key(env: Mapping[str, Any]) -> str:
+    """The run's device key (kept under this name: ledgers and `effcheck history --hardware` use it)."""
+    return device_key(env)
+
+
+def software_versions(env: Mapping[str, Any]) -> dict[str, str]:
+    """Every recorded software version, flat: python, torch, CUDA runtime, cuDNN, driver, libraries."""
+    found: dict[str, str] = {}
+    for name, key in (("python", "python"), ("torch", "torch"), ("cuda", "cuda_build"), ("cudnn", "cudnn"),
+                      ("driver", "driver")):
+        if env.get(key) is not None:
+            found[name] = str(env[key])
+    libraries = env.get("libraries")
+    if isinstance(libraries, Mapping):
+        for name, version in libraries.items():
+            if name != "torch" and version is not None:
+                found[str(name)] = str(version)
+    return found
+
+
+def software_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """'torch 2.13.0 -> 2.14.1, transformers 4.57.6 -> 5.24.0' (empty when nothing changed)."""
+    old, new = software_versions(before), software_versions(after)
+    order = ["python", "torch", "cuda", "cudnn", "driver"]
+    names = order + sorted((set(old) | set(new)) - set(order))
+    parts = [f"{n} {old.get(n, 'absent')} -> {new.get(n, 'absent')}" for n in names
+             if n in old or n in new if old.get(n) != new.get(n)]
+    return ", ".join(parts)
 
 
 def _cores() -> int:

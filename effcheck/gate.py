@@ -1,9 +1,13 @@
-"""The regression gate: a run's claim results against a baseline run's, every metric, both directions.
+"""The regression gate: a claim's result against its baseline's, every metric, both directions.
 
+(What each claim is compared with is decided in effcheck.baseline; this module decides whether it moved.)
 Exact metrics (parameters, MACs, bytes) must not move: any change is reported and a move the wrong
-way fails. Noisy metrics (time ratios) regress only when the per-round samples show a significant
-shift (one-sided Mann-Whitney U) *and* the medians moved beyond the tolerance. An improvement beyond
-the tolerance is reported too: it means a stale baseline or a broken benchmark, and can fail on request.
+way fails; a tolerance override never loosens them (only acceptance moves an exact baseline). Noisy
+metrics (time ratios) regress only when the per-round samples show a significant shift (one-sided
+Mann-Whitney U) *and* the medians moved beyond the tolerance, and they fail a build only once their
+scope holds MIN_HISTORY accepted runs: with fewer, nobody knows the between-run drift yet, so the change
+is reported and not failed. An improvement beyond the tolerance is reported too: it means a stale
+baseline or a broken benchmark, and can fail on request.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from effcheck.stats import mann_whitney_less, median
 DEFAULT_NOISY_TOLERANCE = 0.20
 ALPHA = 0.05
 MIN_SAMPLES = 3
+# Accepted runs a noisy claim's scope needs before a move may fail a build (see README, "short history").
+MIN_HISTORY = 3
 
 _TOLERANCE = re.compile(r"^(?:(?P<pattern>[^=]+)=)?(?P<number>\d+(?:\.\d+)?|\.\d+)(?P<percent>%?)$")
 
@@ -51,6 +57,8 @@ class GatePolicy:
     overrides: tuple[tuple[str, float], ...] = ()  # (claim-id glob, tolerance); the last match wins
     fail_on_improvement: bool = False
     require_baseline: bool = False
+    accept: tuple[str, ...] = ()  # claim-id globs whose changes this run accepts (--effcheck-accept)
+    min_history: int = MIN_HISTORY
 
     @classmethod
     def from_specs(cls, specs: Iterable[str], **kwargs: Any) -> GatePolicy:
@@ -61,11 +69,27 @@ class GatePolicy:
         for pattern, value in self.overrides:
             if fnmatch.fnmatchcase(claim_id, pattern):
                 chosen = value
-        if chosen is not None:
-            return chosen
-        if claim_tolerance is not None:
-            return claim_tolerance
-        return DEFAULT_NOISY_TOLERANCE if noisy else 0.0
+        own = claim_tolerance if claim_tolerance is not None else (DEFAULT_NOISY_TOLERANCE if noisy else 0.0)
+        if chosen is None:
+            return own
+        return chosen if noisy else min(chosen, own)  # an exact metric is never loosened by an override
+
+    def accepts(self, claim_id: str) -> bool:
+        return any(fnmatch.fnmatchcase(claim_id, p) for p in self.accept)
+
+    def warnings(self, claim_ids: Iterable[str] | None = None) -> list[str]:
+        """Settings that are probably mistakes: a tolerance over 100%, a pattern that matches no claim."""
+        found = [f"--effcheck-compare-fail={p}={v:.0%}: a tolerance over 100% lets a metric double unnoticed"
+                 for p, v in self.overrides if v > 1]
+        if claim_ids is not None:
+            ids = list(claim_ids)
+            for pattern, _ in self.overrides:
+                if not any(fnmatch.fnmatchcase(c, pattern) for c in ids):
+                    found.append(f"--effcheck-compare-fail pattern {pattern!r} matches no claim of this run")
+            for pattern in self.accept:
+                if not any(fnmatch.fnmatchcase(c, pattern) for c in ids):
+                    found.append(f"--effcheck-accept={pattern} matches no claim of this run: nothing accepted")
+        return found
 
 
 class Status(str, Enum):
@@ -90,11 +114,23 @@ class Delta:
     change: float | None = None
     tolerance: float = 0.0
     p_value: float | None = None
+    noisy: bool = False
+    history: int = 0  # accepted runs in the claim's scope (noisy claims fail only from policy.min_history)
+    accepted: bool = False  # this run accepts the change (--effcheck-accept): reported, never failing
+    scope: str = ""
+    environment_change: str = ""  # software versions that differ from the baseline's
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
 
+    def short_history(self, policy: GatePolicy) -> bool:
+        return self.noisy and self.history < policy.min_history and not policy.require_baseline
+
     def failing(self, policy: GatePolicy) -> bool:
+        if self.accepted:
+            return False
+        if self.status in (Status.REGRESSION, Status.IMPROVEMENT) and self.short_history(policy):
+            return False
         if self.status is Status.REGRESSION:
             return True
         if self.status is Status.IMPROVEMENT:
@@ -135,15 +171,44 @@ def _p_worse(direction: str, current: tuple[float, ...], baseline: tuple[float, 
 
 
 def compare_results(current: ClaimResult, baseline: ClaimResult | None, policy: GatePolicy,
-                    baseline_run: str = "", pooled: tuple[float, ...] = ()) -> Delta:
-    """pooled: the baseline's time samples over several recent runs (else the baseline run's own)."""
+                    baseline_run: str = "", pooled: tuple[float, ...] = (), history: int = 1,
+                    environment_change: str = "", scope: str = "", why_none: str = "") -> Delta:
+    """pooled: the baseline's time samples over several accepted runs (else the baseline run's own);
+    history: accepted runs in the claim's scope; environment_change: the software diff to the baseline."""
+    delta = _compare(current, baseline, policy, baseline_run, pooled, why_none)
+    noisy = current.claim.noisy
+    accepted = policy.accepts(current.claim.id) and delta.status in (
+        Status.REGRESSION, Status.IMPROVEMENT, Status.CHANGED)
+    message = delta.message
+    if accepted:
+        message += "; accepted by this run (--effcheck-accept)"
+    if environment_change and baseline is not None:
+        message += f"; environment changed since baseline {_short(baseline_run)}: {environment_change}"
+    moved = delta.status in (Status.REGRESSION, Status.IMPROVEMENT)
+    if moved and noisy and history < policy.min_history and not accepted:
+        if policy.require_baseline:
+            message += f"; history short ({history} of {policy.min_history} runs) but --effcheck-require-baseline"
+        else:
+            message += (f"; history too short: {history} of {policy.min_history} runs (reported, not failing "
+                        "until the between-run drift is known)")
+    return Delta(delta.claim_id, delta.status, message, delta.baseline_run, delta.baseline_value,
+                 delta.current_value, delta.unit, delta.change, delta.tolerance, delta.p_value, noisy,
+                 history if baseline is not None else 0, accepted, scope, environment_change)
+
+
+def _short(run: str) -> str:
+    return run.split("_", 1)[0] if run else "-"
+
+
+def _compare(current: ClaimResult, baseline: ClaimResult | None, policy: GatePolicy, baseline_run: str,
+             pooled: tuple[float, ...], why_none: str) -> Delta:
     claim = current.claim
     cid = claim.id
     if current.measurement is None:  # skipped or broken now: nothing to hold against any baseline
         return Delta(cid, Status.NOT_COMPARED, f"{cid}: not measured in this run", baseline_run)
     if baseline is None:
-        return Delta(cid, Status.NEW, f"{cid}: no baseline for this claim in run {baseline_run or '-'}",
-                     baseline_run)
+        why = why_none or f"no baseline for this claim in run {baseline_run or '-'}"
+        return Delta(cid, Status.NEW, f"{cid}: {why}", baseline_run)
     cm, bm = current.measurement, baseline.measurement
     if cm is None or bm is None:
         why = "not measured in this run" if cm is None else "not measured in the baseline"
@@ -177,7 +242,7 @@ def compare_results(current: ClaimResult, baseline: ClaimResult | None, policy: 
     kind = "exact" if not claim.noisy else "noisy"
     stat = f", one-sided rank test p={p:.3g}" if p is not None else ""
     if p is not None and base_samples is pooled:
-        stat += f" against {len(pooled)} samples pooled over recent runs"
+        stat += f" against {len(pooled)} samples pooled over accepted runs"
     message = (
         f"{cid}: {status.value}: {claim.metric} was {_fmt(b)} {cm.unit} in baseline run {baseline_run or '-'}, "
         f"now {_fmt(c)} {cm.unit} ({change:+.1%}); tolerance {tol:.1%} ({kind}, {claim.better} is better){stat}"
@@ -185,11 +250,29 @@ def compare_results(current: ClaimResult, baseline: ClaimResult | None, policy: 
     return Delta(cid, status, message, baseline_run, b, c, cm.unit, change, tol, p)
 
 
-def compare_ledgers(current: Ledger, baseline: Ledger, policy: GatePolicy, baseline_run: str = "") -> list[Delta]:
-    """Every claim of both runs: compared, new, or missing now."""
+def compare_ledgers(current: Ledger, baseline: Ledger, policy: GatePolicy, baseline_run: str = "",
+                    any_device: bool = False) -> list[Delta]:
+    """Every claim of both runs: compared, new, or missing now. A claim whose metric depends on the
+    device compares only when both runs measured it on the same device (unless any_device)."""
+    from effcheck.baseline import scope_of
+    from effcheck.env import software_diff
+
     base = baseline.by_id()
     now = current.by_id()
-    deltas = [compare_results(result, base.get(cid), policy, baseline_run) for cid, result in sorted(now.items())]
+    change = software_diff(baseline.environment, current.environment)
+    deltas = []
+    for cid, result in sorted(now.items()):
+        previous = base.get(cid)
+        scope = scope_of(result, current.environment)
+        if previous is not None and result.measurement is not None and not any_device:
+            before = scope_of(previous, baseline.environment)
+            if previous.measurement is not None and before != scope:
+                deltas.append(Delta(cid, Status.NOT_COMPARED, f"{cid}: measured on {before} in {baseline_run or '-'} "
+                                    f"and on {scope} now: a device quantity, not compared", baseline_run,
+                                    scope=scope))
+                continue
+        deltas.append(compare_results(result, previous, policy, baseline_run, history=policy.min_history,
+                                      environment_change=change, scope=scope))
     measured_before = {cid for cid, r in base.items() if r.measurement is not None}
     for cid in sorted(measured_before - set(now)):
         deltas.append(Delta(cid, Status.MISSING, f"{cid}: in baseline run {baseline_run or '-'} but not in this run",

@@ -50,7 +50,17 @@ SESSION_OPTIONS: dict[str, dict[str, Any]] = {
     "require-baseline": {
         "action": "store_true",
         "default": False,
-        "help": "fail closed: no baseline on this hardware, or a claim missing from it, fails the claim",
+        "help": "fail closed: a claim with no baseline fails, and so does a noisy claim's move while its "
+        "history is too short to know the drift",
+    },
+    "accept": {
+        "action": "append",
+        "nargs": "?",
+        "const": "*",
+        "default": [],
+        "metavar": "PATTERN",
+        "help": "accept this run's changes as the new baselines: all claims, or those whose id matches "
+        "PATTERN (repeatable); the changes are reported, not failed",
     },
 }
 
@@ -153,9 +163,14 @@ def read_options(config: Any) -> Options:
         get("compare-fail") or [],
         fail_on_improvement=bool(get("fail-on-improvement")),
         require_baseline=bool(get("require-baseline")),
+        accept=tuple(get("accept") or ()),
     )
     baseline = get("baseline")
     compare = bool(baseline or gate.require_baseline or config.getoption("benchmark_compare", None))
+    if json_path:
+        from effcheck.store import check_json_target
+
+        check_json_target(json_path, storage_dir(config))
     return Options(
         device=parse_device(get("device")),
         json=check_writable(json_path) if json_path else None,

@@ -7,11 +7,19 @@ construction, so a bad value fails where it is made, not three modules later.
 JSON history (bump SCHEMA_VERSION and add a line here whenever the JSON form changes):
   1: first version: ledger {schema_version, effcheck_version, created, environment, hardware_key, results,
      comparison (the gate's deltas against the baseline run, or null)}.
+  2: ledger gains `complete` (false for a run interrupted or stopped early: never a baseline) and
+     `accepted` (claim-id patterns accepted on purpose with --effcheck-accept); `hardware_key` is the
+     run's device key ("cpu:<model>" or "cuda:<GPU name> xN", no software version); `comparison` is
+     recorded whenever the run is saved (its "gated" says whether it was enforced) and each delta
+     names the run it compared with. Values are validated as finite numbers on reading.
+     Migration from 1 (done on reading, files are never rewritten): complete=true, accepted=[];
+     a claim's scope is derived from the environment, not from the old torch-keyed hardware_key.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import Enum
@@ -19,7 +27,8 @@ from typing import Any
 
 from effcheck.errors import SchemaError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 COMPARISONS = ("==", ">=", "<=", "~", "between")
 DIRECTIONS = ("higher", "lower", "none")
@@ -42,6 +51,14 @@ class Verdict(str, Enum):
 def _finite(name: str, value: float | None) -> None:
     if value is not None and not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
+
+
+def _number(name: str, value: Any) -> float:
+    """A finite real number (a stored null, string or 1e400 is refused where it is read, not in the gate)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    _finite(name, float(value))
+    return value
 
 
 @dataclass(frozen=True)
@@ -154,8 +171,8 @@ class Measurement:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _finite("value", self.value)
-        object.__setattr__(self, "samples", tuple(float(s) for s in self.samples))
+        _number("value", self.value)
+        object.__setattr__(self, "samples", tuple(float(_number("sample", s)) for s in self.samples))
         object.__setattr__(self, "series", tuple((float(x), float(y)) for x, y in self.series))
         object.__setattr__(self, "details", dict(self.details))
         if not self.method:
@@ -220,6 +237,8 @@ class ClaimResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClaimResult:
         try:
+            if not isinstance(data, Mapping):
+                raise TypeError(f"a result must be an object, got {type(data).__name__}")
             m = data.get("measurement")
             return cls(
                 claim=Claim.from_dict(data["claim"]),
@@ -228,7 +247,7 @@ class ClaimResult:
                 measurement=None if m is None else Measurement.from_dict(m),
                 nodeid=data.get("nodeid", ""),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SchemaError(f"not an effcheck claim result ({exc})") from exc
 
 
@@ -288,11 +307,14 @@ class Ledger:
     hardware_key: str
     created: str
     effcheck_version: str = ""
-    comparison: Mapping[str, Any] | None = None  # the gate's verdicts against a baseline run, if gated
+    comparison: Mapping[str, Any] | None = None  # the gate's verdicts against the baselines, if compared
+    complete: bool = True  # False: interrupted or stopped early, so never a baseline
+    accepted: tuple[str, ...] = ()  # claim-id patterns accepted on purpose (--effcheck-accept)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "results", tuple(self.results))
         object.__setattr__(self, "environment", dict(self.environment))
+        object.__setattr__(self, "accepted", tuple(str(a) for a in self.accepted))
 
     def by_id(self) -> dict[str, ClaimResult]:
         return {r.claim.id: r for r in self.results}
@@ -306,25 +328,51 @@ class Ledger:
             "environment": _jsonable(self.environment),
             "results": [r.to_dict() for r in self.results],
             "comparison": None if self.comparison is None else _jsonable(self.comparison),
+            "complete": self.complete,
+            "accepted": list(self.accepted),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Ledger:
-        version = data.get("schema_version")
-        if not isinstance(version, int):
-            raise SchemaError("no integer schema_version: not an effcheck ledger")
-        if version > SCHEMA_VERSION:
-            raise SchemaError(
-                f"written by a newer effcheck (schema {version} > {SCHEMA_VERSION}): upgrade effcheck to read it"
-            )
+        header = ledger_header(data)
         try:
-            return cls(
-                results=tuple(ClaimResult.from_dict(r) for r in data["results"]),
-                environment=data.get("environment", {}),
-                hardware_key=str(data.get("hardware_key", "")),
-                created=str(data.get("created", "")),
-                effcheck_version=str(data.get("effcheck_version", "")),
-                comparison=data.get("comparison"),
-            )
-        except (KeyError, TypeError) as exc:
-            raise SchemaError(f"malformed effcheck ledger ({exc!r})") from exc
+            return cls(results=tuple(ClaimResult.from_dict(r) for r in header.pop("results")), **header)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SchemaError(f"malformed effcheck ledger ({exc})") from exc
+
+
+def ledger_header(data: Any) -> dict[str, Any]:
+    """A ledger's fields, validated and migrated to the current schema, with its results left raw (a list
+    of objects): readers that only index a run's claims need not build every record."""
+    if not isinstance(data, Mapping):
+        raise SchemaError(f"the effcheck section is {type(data).__name__}, not an object")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise SchemaError("no integer schema_version: not an effcheck ledger")
+    if version > SCHEMA_VERSION:
+        raise SchemaError(f"written by a newer effcheck (schema {version} > {SCHEMA_VERSION}): "
+                          "upgrade effcheck to read it")
+    if version not in READABLE_VERSIONS:
+        raise SchemaError(f"schema_version {version} is not one effcheck ever wrote")
+    environment = data.get("environment") or {}
+    results = data.get("results")
+    comparison = data.get("comparison")
+    accepted = data.get("accepted", []) if version >= 2 else []
+    for name, value, kind in (("environment", environment, Mapping), ("results", results, list),
+                              ("accepted", accepted, list)):
+        if not isinstance(value, kind):
+            raise SchemaError(f"malformed effcheck ledger ({name} is {type(value).__name__})")
+    if comparison is not None and not isinstance(comparison, Mapping):
+        raise SchemaError(f"malformed effcheck ledger (comparison is {type(comparison).__name__})")
+    if not all(isinstance(r, Mapping) for r in results):
+        raise SchemaError("malformed effcheck ledger (a result is not an object)")
+    return {
+        "results": results,
+        "environment": environment,
+        "hardware_key": str(data.get("hardware_key", "")),
+        "created": str(data.get("created", "")),
+        "effcheck_version": str(data.get("effcheck_version", "")),
+        "comparison": comparison,
+        "complete": bool(data.get("complete", True)) if version >= 2 else True,
+        "accepted": tuple(str(a) for a in accepted),
+    }

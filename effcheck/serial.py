@@ -2,21 +2,25 @@
 
 Deterministic tests (counts, bytes) take the lock shared and run in parallel; a timed test takes it
 exclusive, so no other test of the run competes for the CPU or GPU while it measures.
+The controller creates the lock file (named with its pid) and removes it when the run ends; one left by a
+killed controller (its pid is gone) is removed by the next run's controller.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+_LOCK_NAME = re.compile(r"^effcheck-(?P<pid>\d+)-[0-9a-z_]+\.lock$")
+
 
 class RunLock:
-    def __init__(self, run_id: str) -> None:
-        safe = "".join(ch for ch in run_id if ch.isalnum()) or "run"
-        self.path = Path(tempfile.gettempdir()) / f"effcheck-{safe}.lock"
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
 
     @contextlib.contextmanager
     def hold(self, exclusive: bool) -> Iterator[None]:
@@ -31,8 +35,39 @@ class RunLock:
             os.close(fd)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def create_lock_file() -> str:
+    """The controller's lock file for this run; stale ones of dead controllers are removed first."""
+    folder = Path(tempfile.gettempdir())
+    for path in folder.glob("effcheck-*.lock"):
+        match = _LOCK_NAME.match(path.name)
+        if match and not _alive(int(match["pid"])):
+            path.unlink(missing_ok=True)
+    fd, path = tempfile.mkstemp(prefix=f"effcheck-{os.getpid()}-", suffix=".lock")
+    os.close(fd)
+    return path
+
+
+def remove_lock_file(path: str | None) -> None:
+    if path:
+        Path(path).unlink(missing_ok=True)
+
+
 def worker_lock(workerinput: dict | None) -> RunLock | None:
     """The lock of this xdist run, or None outside xdist workers (or where flock does not exist)."""
     if not workerinput or os.name != "posix":
         return None
-    return RunLock(str(workerinput.get("testrunuid", "run")))
+    path = workerinput.get("effcheck_lock")
+    if not path:  # a controller without effcheck's session (should not happen): a per-run temp name
+        safe = "".join(ch for ch in str(workerinput.get("testrunuid", "run")) if ch.isalnum()) or "run"
+        path = Path(tempfile.gettempdir()) / f"effcheck-{safe}.lock"
+    return RunLock(path)

@@ -7,11 +7,12 @@ gathers and writes: workers' results and gate verdicts reach it in the reports' 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import Any
 
 import pytest
 
-from effcheck.errors import EffcheckError
+from effcheck.errors import EffcheckError, UsageError
 from effcheck.gate import Delta, Status, compare_results
 from effcheck.options import Options, storage_dir
 from effcheck.records import Claim, ClaimResult, Ledger, Verdict
@@ -44,38 +45,144 @@ class EffcheckSession:
         self._deltas: dict[str, Delta] = {}
         self._env: dict[str, Any] | None = None
         self._ledger: Ledger | None = None
-        self.baseline: Any = None  # store.Baseline, found at configure time when gating
+        self._history: Any = None  # store.History, read once on first use
+        self.warnings: list[str] = []  # one line each: skipped files, settings that look wrong
+        self.pinned: str | None = None  # the run named by --effcheck-baseline / --benchmark-compare=NNNN
         self.saved_path: str | None = None
+        self.save_error: str | None = None
+        self._session: pytest.Session | None = None
+        self._interrupted = False
+        self._lock_path: str | None = None
         self._ran_alone: set[str] = set()
-        if options.compare:
-            self._load_baseline()
+        self._created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+        if self.is_worker:
+            self.pinned = config.workerinput.get("effcheck_pinned")
+        else:
+            try:
+                self._check_before_tests()
+            except EffcheckError as exc:
+                raise pytest.UsageError(str(exc)) from None
 
-    # -- the baseline ----------------------------------------------------------------------------
-    def _load_baseline(self) -> None:
-        from effcheck.store import find_baseline
+    # -- before any test runs: say what cannot work now, not after minutes of measuring ------------------
+    def _check_before_tests(self) -> None:
+        if self.options.device.startswith("cuda"):
+            self._require_cuda()
+        if self.options.gate.overrides and not self.options.compare:
+            self.warnings.append("--effcheck-compare-fail has no effect without --benchmark-compare or "
+                                 "--effcheck-baseline")
+        self.warnings.extend(self.options.gate.warnings())
+        if self._saving():
+            self._check_storage_writable()
+        self._pin_baseline()
+
+    def _require_cuda(self) -> None:
+        """A CUDA request without CUDA is a usage error before any test, used by a test or not."""
+        try:
+            from effcheck.devices import resolve_device
+        except ImportError:
+            raise UsageError(f"--effcheck-device={self.options.device}: torch is not installed") from None
+        try:
+            resolve_device(self.options.device)
+        except ImportError:
+            raise UsageError(f"--effcheck-device={self.options.device}: torch is not installed") from None
+
+    def _saving(self) -> bool:
+        get = self.config.getoption
+        return bool(get("benchmark_save", None) or get("benchmark_autosave", None))
+
+    def _check_storage_writable(self) -> None:
+        import os
+        from pathlib import Path
+
+        root = Path(storage_dir(self.config))
+        probe = root
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+            raise UsageError(f"--benchmark-storage {root}: {probe} is not a writable directory, so this run "
+                             "could not be saved; fix its permissions or choose another storage")
+
+    def _pin_baseline(self) -> None:
+        """One baseline for both tools: a run named to either is the run both compare with."""
+        from effcheck.store import load_ledger, resolve_run
+
+        named = self.options.baseline
+        bench = self.config.getoption("benchmark_compare", None)
+        bench_named = bench if isinstance(bench, str) and bench not in ("", "True") else None
+        if not named and not bench_named:
+            return
+        storage = storage_dir(self.config)
+        path = resolve_run(named or bench_named, storage)
+        load_ledger(path)  # a named run must be readable: a usage error now, never a silent skip
+        if named and bench_named and resolve_run(bench_named, storage) != path:
+            raise UsageError(f"--effcheck-baseline={named} and --benchmark-compare={bench_named} name different "
+                             "runs; name one (both tools compare with it)")
+        self.pinned = path.stem
+        self.config.option.benchmark_compare = str(path.resolve())  # pytest-benchmark loads the same file
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """What every xdist worker needs from the controller: the pinned run and the run's lock file."""
+        from effcheck.serial import create_lock_file
+
+        if self._lock_path is None:
+            self._lock_path = create_lock_file()
+        node.workerinput["effcheck_pinned"] = self.pinned
+        node.workerinput["effcheck_lock"] = self._lock_path
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        from effcheck.serial import remove_lock_file
+
+        remove_lock_file(self._lock_path)
+
+    # -- the baselines ----------------------------------------------------------------------------
+    def history(self) -> Any:
+        if self._history is None:
+            from effcheck.store import load_history
+
+            self._history = load_history(storage_dir(self.config), self.warnings.append,
+                                         update_index=self._saving() and not self.is_worker)
+        return self._history
+
+    def gate(self, result: ClaimResult, record_only: bool = False) -> Delta | None:
+        """The result against its claim's baseline (None when neither gating nor recording)."""
+        if not (self.options.compare or record_only):
+            return None
+        from effcheck.baseline import scope_of
+        from effcheck.env import software_diff
 
         try:
-            self.baseline = find_baseline(storage_dir(self.config), self.hardware_key(), self.options.baseline)
+            history = self.history()
         except EffcheckError as exc:
             raise pytest.UsageError(str(exc)) from None
-
-    def gate(self, result: ClaimResult) -> Delta | None:
-        """The result against the baseline run's result for the same claim (None when not gating)."""
-        if not self.options.compare:
-            return None
-        if self.baseline is None:
-            return Delta(
-                result.claim.id, Status.NEW,
-                f"{result.claim.id}: no baseline saved for {self.hardware_key()!r} in {storage_dir(self.config)}: "
-                "run `pytest benchmarks/` once on this hardware to save one",
-            )
-        previous = self.baseline.ledger.by_id().get(result.claim.id)
-        pooled = self.baseline.pooled_samples(result.claim.id, result.claim.metric) if result.claim.noisy else ()
-        delta = compare_results(result, previous, self.options.gate, self.baseline.name, pooled)
-        if delta.status is Status.NEW and self.options.gate.require_baseline:
-            delta = Delta(delta.claim_id, delta.status, delta.message + ": rerun without "
-                          "--effcheck-require-baseline once to save it", delta.baseline_run)
+        scope = scope_of(result, self.environment())
+        selection = history.index.select(result.claim.id, scope, self.pinned, self.warnings.append)
+        chosen = selection.baseline
+        if chosen is None:
+            why = f"no baseline on {scope}: {selection.note}" if not self.pinned else selection.note
+            if self.options.gate.require_baseline:
+                why += ": rerun without --effcheck-require-baseline once to save it, or accept a run"
+            delta = compare_results(result, None, self.options.gate, self.pinned or "", scope=scope, why_none=why)
+        else:
+            delta = compare_results(result, chosen.result, self.options.gate, chosen.run,
+                                    selection.pooled_samples() if result.claim.noisy else (), selection.history,
+                                    software_diff(chosen.environment, self.environment()), scope)
         return delta
+
+    def baseline_summary(self) -> str:
+        """Which runs the claims compared with, and what software changed since the main one."""
+        deltas = [d for d in self.deltas() if d.baseline_run and d.status not in (Status.NEW, Status.MISSING)]
+        if not deltas:
+            return "no baseline" + (f" in run {self.pinned}" if self.pinned else "")
+        counts = Counter(d.baseline_run for d in deltas)
+        main, _ = counts.most_common(1)[0]
+        runs = ", ".join(f"{run.split('_', 1)[0]} ({n} claim{'s' if n > 1 else ''})"
+                         for run, n in counts.most_common())
+        text = ("pinned baseline " if self.pinned else "per-claim baselines: ") + runs
+        change = next((d.environment_change for d in deltas if d.baseline_run == main and d.environment_change), "")
+        if change:
+            text += f"; environment changed since baseline {main.split('_', 1)[0]}: {change}"
+        return text
 
     # -- gathering -------------------------------------------------------------------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -111,16 +218,35 @@ class EffcheckSession:
         return list(self._results.values())
 
     def deltas(self) -> list[Delta]:
-        """Deltas of the claims checked now, plus the baseline's claims this run did not measure."""
+        """The gate's deltas of the claims checked now (recorded even when not gating, so the history knows
+        which measurements moved); with a pinned baseline, also its claims this run did not measure."""
         found = dict(self._deltas)
-        if self.baseline is not None:
+        if not self.options.compare and not self._recording():
+            return [found[k] for k in sorted(found)]
+        for result in self.results:
+            cid = result.claim.id
+            if cid not in found and result.measurement is not None:
+                delta = self.gate(result, record_only=True)
+                if delta is not None:
+                    found[cid] = delta
+        if self.pinned is not None:
             measured = {r.claim.id for r in self.results if r.measurement is not None}
-            for cid, previous in self.baseline.ledger.by_id().items():
-                if previous.measurement is not None and cid not in measured and cid not in found:
+            for cid in sorted(self.history().measured_in(self.pinned)):
+                if cid not in measured and cid not in found:
                     found[cid] = Delta(cid, Status.MISSING,
-                                       f"{cid}: in baseline run {self.baseline.name} but not measured in this run",
-                                       self.baseline.name)
+                                       f"{cid}: in baseline run {self.pinned} but not measured in this run",
+                                       self.pinned)
         return [found[k] for k in sorted(found)]
+
+    def _recording(self) -> bool:
+        return self._saving() or bool(self.options.json)
+
+    def not_run(self) -> int:
+        """Claims with an accepted baseline that this run did not measure (a -k or one-family run)."""
+        if self._history is None:
+            return 0
+        measured = {r.claim.id for r in self.results if r.measurement is not None}
+        return len(self.history().index.claim_ids() - measured)
 
     # -- environment and ledger ------------------------------------------------------------------
     def environment(self) -> dict[str, Any]:
@@ -145,33 +271,46 @@ class EffcheckSession:
             from effcheck import __version__
 
             comparison = None
-            if self.options.compare:
+            if self.options.compare or self._recording():
                 comparison = {
-                    "baseline": None if self.baseline is None else str(self.baseline.path),
+                    "gated": self.options.compare,
+                    "baseline": self.pinned,  # None: each claim's own baseline, named in its delta
                     "deltas": [d.to_dict() for d in self.deltas()],
                 }
             self._ledger = Ledger(
                 results=tuple(sorted(self.results, key=lambda r: (r.claim.id, r.nodeid))),
                 environment=self.environment(),
                 hardware_key=self.hardware_key(),
-                created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                created=self._created,
                 effcheck_version=__version__,
                 comparison=comparison,
+                complete=self._completed(),
+                accepted=self.options.gate.accept,
             )
         return self._ledger
 
     # -- output ------------------------------------------------------------------------------------
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.is_worker or not self._results:
+        if self.is_worker:
+            return
+        self.warnings.extend(self.options.gate.warnings([r.claim.id for r in self.results]))
+        for line in dict.fromkeys(self.warnings):  # each once, in the order met
+            terminalreporter.write_line(f"effcheck: warning: {line}", yellow=True)
+        if not self._results:
             return
         from effcheck.report import gate_table, terminal_table
 
         terminalreporter.write_sep("=", "effcheck claims")
         terminalreporter.write_line(terminal_table(self.results))
         if self.options.compare:
-            against = "no baseline" if self.baseline is None else f"baseline {self.baseline.path}"
-            terminalreporter.write_sep("-", f"effcheck gate ({against}; {self.hardware_key()})")
+            terminalreporter.write_sep("-", f"effcheck gate ({self.baseline_summary()}; {self.hardware_key()})")
             terminalreporter.write_line(gate_table(self.deltas(), self.options.gate))
+            if self.not_run() and self.pinned is None:
+                terminalreporter.write_line(f"gate: {self.not_run()} claim(s) in the history not run this time "
+                                            "keep their baselines")
+        if not self._completed():
+            terminalreporter.write_line("effcheck: this run did not complete: saved, marked incomplete, never a "
+                                        "baseline")
         if self._ran_alone:
             terminalreporter.write_line(
                 f"effcheck: {len(self._ran_alone)} timed test(s) ran alone under pytest-xdist "
@@ -179,6 +318,16 @@ class EffcheckSession:
             )
         for path in filter(None, (self.saved_path, self.options.json)):
             terminalreporter.write_line(f"effcheck: claims saved to {path}")
+        if self.save_error:
+            terminalreporter.write_line(f"effcheck: {self.save_error}", red=True)
+
+    def _completed(self) -> bool:
+        """Whether every selected test ran: not interrupted (Ctrl-C, pytest.exit), not stopped early (-x)."""
+        session = self._session
+        if session is None or self._interrupted:
+            return not self._interrupted
+        stopped = bool(session.shouldstop or session.shouldfail)
+        return int(getattr(session, "exitstatus", 0)) in (0, 1, 5) and not stopped
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -192,8 +341,13 @@ class EffcheckSession:
             if self.options.json:  # written even when no claim ran: the file the user asked for exists
                 write_json_atomic(self.options.json, self.ledger().to_dict())
         except EffcheckError as exc:
+            self.save_error = str(exc)
+        if self.save_error and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-            self.config.get_terminal_writer().line(f"effcheck: {exc}", red=True)
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        self._interrupted = True
+        self._ledger = None
 
     def _save_history_if_benchmark_did_not(self) -> None:
         """pytest-benchmark saves nothing under xdist or when no test timed with its fixture: then the
@@ -202,8 +356,6 @@ class EffcheckSession:
         bench = getattr(self.config, "_benchmarksession", None)
         if bench is None or not (bench.save or bench.autosave) or (bench.benchmarks and not bench.disabled):
             return
-        from effcheck.store import write_json_atomic
-
         hook = self.config.hook
         machine_info = bench.get_machine_info()
         commit_info = hook.pytest_benchmark_generate_commit_info(config=self.config)
@@ -211,8 +363,37 @@ class EffcheckSession:
         output = hook.pytest_benchmark_generate_json(config=self.config, benchmarks=[], include_data=False,
                                                      machine_info=machine_info, commit_info=commit_info)
         hook.pytest_benchmark_update_json(config=self.config, benchmarks=[], output_json=output)
-        target = bench.storage.get(f"{bench.storage._next_num}_{bench.save or bench.autosave}.json")
-        self.saved_path = str(write_json_atomic(target, output))
+        self._exclusive_save(bench.storage, output, bench.save or bench.autosave)
+
+    def _exclusive_save(self, storage: Any, output_json: dict, name: str) -> None:
+        """Save a run file that never replaces another (see effcheck.store.create_run_file)."""
+        from effcheck.store import create_run_file, remove_stale_temps
+
+        folder = storage.get("probe").parent
+        remove_stale_temps(folder)
+        try:
+            self.saved_path = str(create_run_file(folder, name, output_json))
+        except EffcheckError as exc:
+            self.save_error = str(exc)
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._session = session
+        self._patch_benchmark_save()
+
+    def _patch_benchmark_save(self) -> None:
+        """pytest-benchmark's own save picks a number and opens it for writing: two runs finishing together
+        write one name and one run is lost. Its storage saves through the exclusive create instead."""
+        bench = getattr(self.config, "_benchmarksession", None)
+        storage = getattr(bench, "storage", None)
+        if self.is_worker or storage is None or not hasattr(storage, "save") or not hasattr(storage, "get"):
+            return
+
+        def save(output_json: dict, save: str) -> None:
+            self._exclusive_save(storage, output_json, save)
+            if self.saved_path:
+                bench.logger.info(f"Saved benchmark data in: {self.saved_path}")
+
+        storage.save = save
 
     # -- pytest-benchmark: its JSON files are the history ------------------------------------------
     @pytest.hookimpl(optionalhook=True)
@@ -229,4 +410,18 @@ class EffcheckSession:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_benchmark_update_machine_info(self, config: pytest.Config, machine_info: dict) -> None:
-        machine_info["effcheck"] = {"hardware_key": self.hardware_key(), **self.environment()}
+        # Only the device: software versions live in the ledger. pytest-benchmark warns when machine_info
+        # differs from the compared run's, and with the storage outside the working directory that warning
+        # itself crashes (it takes a relative path); an upgrade must not change machine_info.
+        machine_info["effcheck"] = {"hardware_key": self.hardware_key()}
+
+    @pytest.hookimpl(optionalhook=True, hookwrapper=True)
+    def pytest_benchmark_compare_machine_info(self, config: pytest.Config, benchmarksession: Any,
+                                              machine_info: dict, compared_benchmark: dict) -> Any:
+        outcome = yield
+        try:
+            outcome.get_result()
+        except Exception as exc:  # pytest-benchmark's own warning failed (its relpath of a storage elsewhere)
+            outcome.force_result(None)
+            self.warnings.append(f"pytest-benchmark could not compare machine_info ({exc!r}); timings still "
+                                 "compared")

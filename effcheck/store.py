@@ -1,46 +1,162 @@
 """Reading and writing run files: effcheck's ledger and pytest-benchmark's JSON (which embeds it).
 
 pytest-benchmark's files are the history: effcheck adds its ledger under the top-level key "effcheck"
-and never keeps a second store. Writes are atomic (temporary file, then rename) so an interrupted
-run leaves the previous file intact; reads never modify anything.
+and never keeps a second store. The history only grows:
+- a run file is created exclusively: written whole to a temporary file, then hard-linked to its name,
+  which fails rather than overwrite; a clash (another run took the number) takes the next number;
+- a temporary file is locked while it is written, so one left by a killed run (unlocked) is removed by
+  the next run that saves;
+- reading never modifies anything, and a file that cannot be read is skipped with one warning line;
+- acceptance is recorded beside the runs (ACCEPTED_FILE, one JSON line per decision), never in them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import json
 import os
 import re
-import tempfile
+import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from effcheck.baseline import BaselineIndex, entries_from_facts, facts_of, recorded_time
 from effcheck.errors import BaselineError, CorruptFileError, EffcheckError, SchemaError, UsageError
-from effcheck.records import Ledger
+from effcheck.records import Ledger, ledger_header
 
 LEDGER_KEY = "effcheck"
+ACCEPTED_FILE = "effcheck-accepted.jsonl"
+_TEMP_PREFIX = ".effcheck-"
+_TEMP_SUFFIX = ".tmp"
+Warn = Callable[[str], None]
+
+
+class StorageError(UsageError):
+    """The history could not be written (full disk, permissions); nothing already saved is touched."""
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+def _dump(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, allow_nan=False) + "\n").encode("utf-8")
+
+
+@dataclass
+class _LockedTemp:
+    path: Path
+    fd: int
+
+
+def _write_locked_temp(directory: Path, payload: bytes) -> _LockedTemp:
+    """The payload in a new temporary file of directory, flushed to disk, still open and locked."""
+    import fcntl
+
+    path = directory / f"{_TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}{_TEMP_SUFFIX}"
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    return _LockedTemp(path, fd)
+
+
+def _release(temp: _LockedTemp) -> None:
+    temp.path.unlink(missing_ok=True)
+    os.close(temp.fd)
+
+
+def remove_stale_temps(directory: str | os.PathLike[str]) -> list[Path]:
+    """Temporary files a killed run left (no process holds their lock): removed, and returned."""
+    import fcntl
+
+    removed = []
+    root = Path(directory)
+    if not root.is_dir():
+        return removed
+    for path in root.rglob(f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}"):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        except OSError:
+            pass  # held: a live run is writing it
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _storage_error(target: Path, exc: OSError) -> StorageError:
+    why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+    return StorageError(f"cannot write {target}: {why}; nothing saved before was changed "
+                        "(free space or choose another --benchmark-storage)")
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
+    """Replace path with data in one step: a reader sees the old file or the new one, never half."""
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        temp = _write_locked_temp(directory, _dump(data))
     except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror or exc}; choose a writable path") from exc
+        raise _storage_error(target, exc) from exc
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        os.replace(temp.path, target)
+    except OSError as exc:
+        raise _storage_error(target, exc) from exc
+    finally:
+        _release(temp)
     return target
+
+
+_NUMBERED = re.compile(r"^(?P<number>\d{4,})_")
+
+
+def next_number(directory: Path) -> int:
+    numbers = [int(m["number"]) for p in directory.glob("*.json") if (m := _NUMBERED.match(p.name))]
+    return max(numbers, default=0) + 1
+
+
+def create_run_file(directory: str | os.PathLike[str], name: str, data: Any) -> Path:
+    """Save a run as NNNN_<name>.json without ever replacing a file: a clash takes the next number."""
+    folder = Path(directory)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = _write_locked_temp(folder, _dump(data))
+    except OSError as exc:
+        raise _storage_error(folder / f"NNNN_{name}.json", exc) from exc
+    try:
+        number = next_number(folder)
+        for _ in range(10_000):
+            target = folder / f"{number:04d}_{name}.json"
+            try:
+                os.link(temp.path, target)  # fails if the name exists: exclusive, and the content is whole
+                return target
+            except FileExistsError:
+                number += 1
+        raise StorageError(f"cannot find a free run number in {folder}")
+    except OSError as exc:
+        raise _storage_error(folder, exc) from exc
+    finally:
+        _release(temp)
+
+
+# -- reading ---------------------------------------------------------------------------------------
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
@@ -49,44 +165,47 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise UsageError(f"{p}: no such file") from exc
+    except UnicodeDecodeError as exc:
+        raise CorruptFileError(f"{p}: not UTF-8 text; restore it from a backup or move it aside") from exc
     except OSError as exc:
         raise UsageError(f"{p}: cannot read ({exc.strerror or exc})") from exc
+    if not text.strip():
+        raise CorruptFileError(f"{p}: empty (a run interrupted while written?); move it aside")
     try:
         return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CorruptFileError(
-            f"{p}: not valid JSON ({exc.msg} at line {exc.lineno}); restore it from a backup or move it aside"
-        ) from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        where = f" ({exc.msg} at line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise CorruptFileError(f"{p}: not valid JSON{where}; restore it from a backup or move it aside") from exc
 
 
 def ledger_from_json(data: Any, origin: str) -> Ledger:
     """The ledger in an effcheck ledger file or embedded in a pytest-benchmark file."""
     if not isinstance(data, dict):
         raise SchemaError(f"{origin}: not an effcheck ledger or pytest-benchmark file (top level is not an object)")
-    if LEDGER_KEY in data and "benchmarks" in data:
+    if "benchmarks" in data:
+        if LEDGER_KEY not in data:
+            raise SchemaError(f"{origin}: a pytest-benchmark file without effcheck results "
+                              "(run with effcheck installed)")
         data = data[LEDGER_KEY]
-    elif "benchmarks" in data:
-        raise SchemaError(f"{origin}: a pytest-benchmark file without effcheck results (run with effcheck installed)")
     try:
         return Ledger.from_dict(data)
     except SchemaError as exc:
-        raise SchemaError(f"{origin}: {exc}") from exc
+        raise SchemaError(f"{origin}: {exc}; move it aside or restore it") from exc
 
 
 def load_ledger(path: str | os.PathLike[str]) -> Ledger:
     return ledger_from_json(read_json(path), str(path))
 
 
-# -- the saved runs (pytest-benchmark's storage) ----------------------------------------------------------
+# -- the saved runs (pytest-benchmark's storage) -----------------------------------------------------
 
-_RUN_NAME = re.compile(r"^(?P<number>\d{4})_.*\.json$")
+_RUN_NAME = re.compile(r"^(?P<number>\d{4,})_.*\.json$")
 
 
 @dataclass(frozen=True)
 class SavedRun:
     path: Path
     number: str  # pytest-benchmark's counter, "0001"
-    created: str  # the run's datetime as pytest-benchmark wrote it (ISO), else the file's mtime
 
     @property
     def name(self) -> str:
@@ -94,46 +213,47 @@ class SavedRun:
 
 
 def list_runs(storage: str | os.PathLike[str]) -> list[SavedRun]:
-    """Every saved pytest-benchmark run under storage (all machine folders), oldest first.
-
-    Only file names and one small field are read; a file that cannot be parsed still lists (it fails
-    when it is opened, with its name).
-    """
+    """Every saved run file under storage (all machine folders), by file name only: nothing is read."""
     root = Path(storage)
     if not root.is_dir():
         return []
-    runs = []
-    for path in root.rglob("*.json"):
-        match = _RUN_NAME.match(path.name)
-        if not match:
-            continue
-        created = _created(path)
-        runs.append(SavedRun(path, match["number"], created))
-    return sorted(runs, key=lambda r: (r.created, r.number, str(r.path)))
+    runs = [SavedRun(p, m["number"]) for p in root.rglob("*.json") if (m := _RUN_NAME.match(p.name))]
+    return sorted(runs, key=lambda r: (r.number, str(r.path)))
 
 
-def _created(path: Path) -> str:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            head = fh.read(4096)
-        found = re.search(r'"datetime":\s*"([^"]+)"', head)
-        if found:
-            return found.group(1)
-    except OSError:
-        pass
-    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).isoformat()
+@dataclass(frozen=True)
+class LoadedRun:
+    run: SavedRun
+    ledger: Ledger
+
+    @property
+    def order(self) -> tuple[dt.datetime, int, str]:
+        return recorded_time(self.ledger.created), int(self.run.number), self.run.name
 
 
-def resolve_run(spec: str, storage: str | os.PathLike[str]) -> Path:
-    """A run as pytest-benchmark names it: a path, 'latest', or its counter ('0001' or '1')."""
+def load_runs(storage: str | os.PathLike[str], warn: Warn | None = None) -> list[LoadedRun]:
+    """Every readable run, oldest first by recorded datetime; each unreadable one is one warning line."""
+    loaded = []
+    for run in list_runs(storage):
+        try:
+            loaded.append(LoadedRun(run, load_ledger(run.path)))
+        except EffcheckError as exc:
+            if warn is not None:
+                warn(f"skipping {exc}" if str(run.path) in str(exc) else f"skipping {run.path}: {exc}")
+    return sorted(loaded, key=lambda r: r.order)
+
+
+def resolve_run(spec: str, storage: str | os.PathLike[str], warn: Warn | None = None) -> Path:
+    """A run as pytest-benchmark names it: a path, 'latest' (newest recorded datetime), or its counter."""
     candidate = Path(spec)
     if candidate.is_file():
         return candidate
     runs = list_runs(storage)
     if spec == "latest":
-        if not runs:
-            raise BaselineError(f"no saved runs in {storage}: run `pytest benchmarks/` to save one")
-        return runs[-1].path
+        readable = load_runs(storage, warn)
+        if not readable:
+            raise BaselineError(f"no readable saved runs in {storage}: run `pytest benchmarks/` to save one")
+        return readable[-1].run.path
     if spec.isdigit():
         number = spec.zfill(4)
         found = [r.path for r in runs if r.number == number]
@@ -141,62 +261,190 @@ def resolve_run(spec: str, storage: str | os.PathLike[str]) -> Path:
             return found[0]
         if len(found) > 1:
             raise BaselineError(f"run {number} is ambiguous in {storage}: {', '.join(map(str, found))}; give a path")
+    else:
+        found = [r.path for r in runs if r.name == spec or r.name.startswith(spec)]
+        if len(found) == 1:
+            return found[0]
     known = ", ".join(r.name for r in runs[-5:]) or "none"
     raise BaselineError(f"no run {spec!r} in {storage} (latest runs: {known}); give a run number, 'latest' or a path")
 
 
-@dataclass(frozen=True)
-class Baseline:
-    """The run compared with, and the recent runs on the same hardware whose time samples are pooled."""
-
-    path: Path
-    ledger: Ledger
-    recent: tuple[Ledger, ...] = ()  # newest first, the baseline itself included
-
-    @property
-    def name(self) -> str:
-        return self.path.stem
-
-    def pooled_samples(self, claim_id: str, metric: str) -> tuple[float, ...]:
-        """Every saved sample of a noisy claim over the recent runs: the median of a time ratio drifts
-        between runs more than within one, so one run's samples understate the noise."""
-        pooled: list[float] = []
-        for ledger in self.recent or (self.ledger,):
-            result = ledger.by_id().get(claim_id)
-            if result is not None and result.measurement is not None and result.claim.metric == metric:
-                pooled.extend(result.measurement.samples)
-        return tuple(pooled)
+# -- acceptance, recorded beside the runs -------------------------------------------------------------
 
 
-POOLED_RUNS = 5
-
-
-def find_baseline(storage: str | os.PathLike[str], hardware_key: str, spec: str | None = None) -> Baseline | None:
-    """The run to compare with: the one named by spec, else the newest saved on the same hardware key.
-
-    A named run measured on other hardware raises BaselineError: it is said plainly, never compared.
-    When searching, the newest POOLED_RUNS same-hardware runs come along for the gate's time samples.
-    Unreadable runs met while searching are skipped (they are not ours to repair); a named one raises.
-    """
-    if spec is not None:
-        path = resolve_run(spec, storage)
-        ledger = load_ledger(path)
-        if ledger.hardware_key != hardware_key:
-            raise BaselineError(
-                f"baseline {path.name} was measured on {ledger.hardware_key!r}, this run is on {hardware_key!r}: "
-                "not compared; compare runs from the same hardware"
-            )
-        return Baseline(path, ledger)
-    found: list[tuple[Path, Ledger]] = []
-    for run in reversed(list_runs(storage)):
-        try:
-            ledger = load_ledger(run.path)
-        except EffcheckError:
+def read_acceptances(storage: str | os.PathLike[str], warn: Warn | None = None) -> dict[str, tuple[str, ...]]:
+    """run stem -> claim-id patterns accepted for it after the fact (`effcheck accept`)."""
+    path = Path(storage) / ACCEPTED_FILE
+    found: dict[str, list[str]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        if warn is not None:
+            warn(f"skipping {path}: cannot read it ({exc})")
+        return {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
             continue
-        if ledger.hardware_key == hardware_key:
-            found.append((run.path, ledger))
-            if len(found) == POOLED_RUNS:
-                break
-    if not found:
-        return None
-    return Baseline(found[0][0], found[0][1], tuple(ledger for _, ledger in found))
+        try:
+            record = json.loads(line)
+            run, claims = record["run"], record["claims"]
+            if not isinstance(run, str) or not isinstance(claims, list) or not all(isinstance(c, str) for c in claims):
+                raise TypeError("run must be a string and claims a list of strings")
+        except (ValueError, KeyError, TypeError) as exc:
+            if warn is not None:
+                warn(f"skipping line {number} of {path}: {exc}")
+            continue
+        found.setdefault(run, []).extend(claims)
+    return {run: tuple(claims) for run, claims in found.items()}
+
+
+def record_acceptance(storage: str | os.PathLike[str], run: str, claims: Iterable[str]) -> Path:
+    """Append one decision (one write of one line: concurrent appends do not interleave)."""
+    path = Path(storage) / ACCEPTED_FILE
+    line = json.dumps({"run": run, "claims": list(claims),
+                       "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}) + "\n"
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _storage_error(path, exc) from exc
+    return path
+
+
+# -- the baselines ------------------------------------------------------------------------------------
+
+
+INDEX_FILE = ".effcheck-index.json"
+_INDEX_VERSION = 1
+
+
+@dataclass
+class History:
+    """The storage as the gate sees it: the per-claim baseline index, and which claims each run measured."""
+
+    storage: Path
+    measured: dict[str, set[str]]  # run stem -> claim ids it measured
+    index: BaselineIndex
+
+    def measured_in(self, run: str) -> set[str]:
+        return self.measured.get(run, set())
+
+
+def _read_index(root: Path) -> dict[str, Any]:
+    """The cache of each run file's selection facts, keyed by path and checked by size, mtime and inode:
+    a file added, removed or edited by hand is simply read again. Any problem: no cache."""
+    try:
+        data = json.loads((root / INDEX_FILE).read_text(encoding="utf-8"))
+        if data.get("version") == _INDEX_VERSION and isinstance(data.get("files"), dict):
+            return data["files"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    return {}
+
+
+def _parse_run(path: Path) -> tuple[dict[str, Any], list[Any]]:
+    data = read_json(path)
+    if not isinstance(data, dict) or "benchmarks" not in data or LEDGER_KEY not in data:
+        ledger_from_json(data, str(path))  # raises the reason, naming the file
+    try:
+        header = ledger_header(data[LEDGER_KEY])
+        return header, facts_of(header)
+    except SchemaError as exc:
+        raise SchemaError(f"{path}: {exc}; move it aside or restore it") from exc
+
+
+def _stored_results(path: Path) -> Callable[[str], tuple[Any, Any]]:
+    """A claim's stored result and its run's environment, read from the file on first use (once per file)."""
+    memo: dict[str, Any] = {}
+
+    def stored(claim_id: str) -> tuple[Any, Any]:
+        if not memo:
+            try:
+                header, _ = _parse_run(path)
+            except EffcheckError as exc:
+                raise SchemaError(str(exc)) from exc
+            memo["environment"] = header["environment"]
+            memo["results"] = {r["claim"]["id"]: r for r in header["results"]}
+        if claim_id not in memo["results"]:
+            raise SchemaError(f"{path}: changed since it was indexed ({claim_id} is gone)")
+        return memo["results"][claim_id], memo["environment"]
+
+    return stored
+
+
+def load_history(storage: str | os.PathLike[str], warn: Warn | None = None, update_index: bool = False) -> History:
+    """Index every run's claims (a bad file is skipped with one warning). Only the fields selection needs
+    are read, from the index cache where the file is unchanged; a full record is read for the few
+    entries compared with. update_index: rewrite the cache (a session that saves runs does)."""
+    root = Path(storage)
+    accepted = read_acceptances(root, warn)
+    cached = _read_index(root)
+    fresh: dict[str, Any] = {}
+    index = BaselineIndex()
+    measured: dict[str, set[str]] = {}
+    for run in list_runs(root):
+        try:
+            stat = run.path.stat()
+        except OSError:
+            continue
+        key, signature = str(run.path.relative_to(root)), [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        record = cached.get(key)
+        if not (isinstance(record, dict) and record.get("signature") == signature):
+            try:
+                header, facts = _parse_run(run.path)
+                record = {"signature": signature, "created": header["created"], "complete": header["complete"],
+                          "accepted": list(header["accepted"]), "facts": [f for f in facts if f is not None]}
+            except EffcheckError as exc:
+                message = str(exc)
+                record = {"signature": signature,
+                          "error": message if str(run.path) in message else f"{run.path}: {message}"}
+        fresh[key] = record
+        if "error" in record:
+            if warn is not None:
+                warn(f"skipping {record['error']}")
+            continue
+        header = {"created": record["created"], "complete": record["complete"],
+                  "accepted": tuple(record["accepted"])}
+        index.add(entries_from_facts(run.name, int(run.number), header, record["facts"],
+                                     accepted.get(run.name, ()), _stored_results(run.path)))
+        measured[run.name] = {f[0] for f in record["facts"]}
+    if update_index and fresh != cached:
+        with contextlib.suppress(EffcheckError):  # only a cache: the next session reads the files again
+            write_json_atomic(root / INDEX_FILE, {"version": _INDEX_VERSION, "files": fresh})
+    return History(root, measured, index)
+
+
+# -- --effcheck-json: a file of our own, never anything else ---------------------------------------------
+
+
+def check_json_target(path: str, storage: str | os.PathLike[str]) -> None:
+    """Refuse a ledger path that would replace something effcheck did not write: a symlink, a device or
+    other non-regular file, a directory, a file inside the benchmark storage (the history), or an
+    existing file that is not an effcheck ledger."""
+    p = Path(path)
+    option = f"--effcheck-json={path}"
+    if p.is_symlink():
+        raise UsageError(f"{option} is a symlink; give the path of a regular file")
+    if p.is_dir():
+        raise UsageError(f"{option} is a directory; give a file path")
+    if p.exists() and not p.is_file():
+        raise UsageError(f"{option} is not a regular file (a device, pipe or socket); give a file path")
+    root = Path(storage).resolve()
+    target = p.resolve()
+    if target == root or root in target.parents:
+        raise UsageError(f"{option} is inside the benchmark storage {root}: the history is pytest-benchmark's "
+                         "and effcheck's alone; write the ledger elsewhere")
+    if p.exists():
+        try:
+            data = read_json(p)
+            if not (isinstance(data, dict) and "schema_version" in data and "results" in data):
+                raise SchemaError("not an effcheck ledger")
+        except EffcheckError:
+            raise UsageError(f"{option} exists and is not an effcheck ledger: not replaced; "
+                             "move it aside or give another path") from None

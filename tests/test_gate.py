@@ -135,4 +135,4 @@ def test_pooled_baseline_samples_absorb_drift_between_runs():
     pooled = compare_results(_result(claim, median(now), now), _result(claim, median(low), low), GatePolicy(),
                              pooled=tuple(low + high))
     assert alone.status is Status.IMPROVEMENT
-    assert pooled.status is Status.UNCHANGED and "pooled over recent runs" in pooled.message
+    assert pooled.status is Status.UNCHANGED and "pooled over accepted runs" in pooled.message

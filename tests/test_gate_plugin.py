@@ -1,9 +1,12 @@
-"""The gate the way CI runs it: save a run, change a number, compare; bad baselines; xdist."""
+"""The gate the way CI runs it: save runs, change a number, compare; the ways people fool a gate; xdist."""
 
 import json
+import os
 import xml.etree.ElementTree as ET
 
 import pytest
+
+from effcheck.cli import main as effcheck_main
 
 CLAIMS = '''
 from effcheck.records import Claim
@@ -25,6 +28,8 @@ def test_exact(effcheck):
 @pytest.mark.timed
 @pytest.mark.claim(NOISY)
 def test_noisy(effcheck):
+    if os.environ.get("INTERRUPT"):
+        raise KeyboardInterrupt
     center = float(os.environ.get("NOISY", "2.0"))
     samples = [center * (1 + 0.02 * ((i * 7) % 5 - 2)) for i in range(9)]
     effcheck.check(Measurement(sorted(samples)[4], "x", "interleaved ratio", samples=samples))
@@ -33,15 +38,24 @@ def test_noisy(effcheck):
 
 @pytest.fixture
 def suite(pytester, monkeypatch):
-    monkeypatch.delenv("EXACT", raising=False)
-    monkeypatch.delenv("NOISY", raising=False)
+    for name in ("EXACT", "NOISY", "INTERRUPT"):
+        monkeypatch.delenv(name, raising=False)
     pytester.makepyfile(claimsdata=CLAIMS, test_suite=SUITE)
     pytester.makeini("[pytest]\neffcheck_autosave = false\n")  # these runs save only where they say so
     return pytester
 
 
-def _runs(pytester):
-    return sorted((pytester.path / ".benchmarks").rglob("0*.json"))
+def _runs(pytester, storage=".benchmarks"):
+    return sorted((pytester.path / storage).rglob("0*.json"))
+
+
+def _ledger(path):
+    return json.loads(path.read_text())["effcheck"]
+
+
+def _save_runs(suite, n):
+    for _ in range(n):
+        suite.runpytest("--benchmark-autosave").assert_outcomes(passed=2)
 
 
 def test_first_run_saves_claims_even_without_timed_benchmarks(suite):
@@ -49,28 +63,37 @@ def test_first_run_saves_claims_even_without_timed_benchmarks(suite):
     (saved,) = _runs(suite)
     data = json.loads(saved.read_text())
     assert {r["id"] for r in data["effcheck"]["results"]} == {"fam/exact", "fam/noisy"}
-    assert data["benchmarks"] == []
+    assert data["benchmarks"] == [] and data["effcheck"]["complete"] is True
 
 
 def test_a_regression_is_a_failing_test_in_terminal_junit_and_exit_code(suite, monkeypatch):
-    suite.runpytest("--benchmark-autosave").assert_outcomes(passed=2)
+    _save_runs(suite, 3)  # a timed claim fails a build only once its history knows the drift
     monkeypatch.setenv("EXACT", "4.4")
     monkeypatch.setenv("NOISY", "1.5")
     result = suite.runpytest("--benchmark-compare", "--junitxml=junit.xml")
     result.assert_outcomes(failed=2)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([
-        "*effcheck gate: fam/exact: regression: ratio was 4.5 x in baseline run 0001_*, now 4.4 x (-2.2%); "
+        "*effcheck gate: fam/exact: regression: ratio was 4.5 x in baseline run 0003_*, now 4.4 x (-2.2%); "
         "tolerance 0.0% (exact, higher is better)*",
         "*effcheck gate: fam/noisy: regression: speedup was 2 x*now 1.5 x (-25.0%); tolerance 20.0%*rank test p=*",
         "*gate: 2 regression; 2 failing*",
     ])
-    failures = ET.parse(suite.path / "junit.xml").getroot().iter("failure")
-    assert len(list(failures)) == 2
+    assert len(list(ET.parse(suite.path / "junit.xml").getroot().iter("failure"))) == 2
+
+
+def test_short_history_reports_a_timed_move_without_failing(suite, monkeypatch):
+    _save_runs(suite, 1)
+    monkeypatch.setenv("NOISY", "1.5")
+    result = suite.runpytest("--benchmark-compare")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*fam/noisy: regression*history too short: 1 of 3 runs*"])
+    failed = suite.runpytest("--benchmark-compare", "--effcheck-require-baseline")  # fails closed
+    failed.assert_outcomes(passed=1, failed=1)
 
 
 def test_unchanged_run_passes_and_noise_within_tolerance_passes(suite, monkeypatch):
-    suite.runpytest("--benchmark-autosave").assert_outcomes(passed=2)
+    _save_runs(suite, 1)
     monkeypatch.setenv("NOISY", "1.9")  # -5%: inside the 20% default for time ratios
     result = suite.runpytest("--benchmark-compare")
     result.assert_outcomes(passed=2)
@@ -78,7 +101,7 @@ def test_unchanged_run_passes_and_noise_within_tolerance_passes(suite, monkeypat
 
 
 def test_improvement_is_reported_and_fails_on_request(suite, monkeypatch):
-    suite.runpytest("--benchmark-autosave").assert_outcomes(passed=2)
+    _save_runs(suite, 1)
     monkeypatch.setenv("EXACT", "5.0")
     suite.runpytest("--benchmark-compare").assert_outcomes(passed=2)
     result = suite.runpytest("--benchmark-compare", "--effcheck-fail-on-improvement")
@@ -86,48 +109,274 @@ def test_improvement_is_reported_and_fails_on_request(suite, monkeypatch):
     result.stdout.fnmatch_lines(["*fam/exact: improvement*"])
 
 
-def test_per_run_tolerance_override(suite, monkeypatch):
-    suite.runpytest("--benchmark-autosave").assert_outcomes(passed=2)
+def test_a_tolerance_override_loosens_time_ratios_but_never_an_exact_metric(suite, monkeypatch):
+    _save_runs(suite, 3)
     monkeypatch.setenv("EXACT", "4.4")
-    suite.runpytest("--benchmark-compare", "--effcheck-compare-fail=fam/exact=2.5%").assert_outcomes(passed=2)
+    monkeypatch.setenv("NOISY", "1.5")
+    result = suite.runpytest("--benchmark-compare", "--effcheck-compare-fail=30%")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*fam/exact: regression*tolerance 0.0% (exact*"])
 
 
 def test_require_baseline_fails_closed_naming_the_fix(suite):
     result = suite.runpytest("--effcheck-require-baseline")
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*no baseline saved for*run `pytest benchmarks/` once on this hardware*"])
+    result.stdout.fnmatch_lines(["*no baseline on *: no saved run measured it*rerun without "
+                                 "--effcheck-require-baseline once*"])
     assert suite.runpytest("--benchmark-compare").ret == 0  # by default: warn, and this run saves nothing
 
 
-def test_named_baseline_from_other_hardware_is_refused(suite):
-    suite.runpytest("--benchmark-autosave").assert_outcomes(passed=2)
-    (saved,) = _runs(suite)
-    data = json.loads(saved.read_text())
-    data["effcheck"]["hardware_key"] = "NVIDIA H200|cuda12.8|torch2.9|float32"
-    saved.write_text(json.dumps(data))
-    result = suite.runpytest("--effcheck-baseline=0001")
+def test_rerunning_a_red_run_stays_red(suite, monkeypatch):
+    _save_runs(suite, 1)
+    monkeypatch.setenv("EXACT", "4.4")
+    first = suite.runpytest("--benchmark-autosave", "--benchmark-compare")
+    second = suite.runpytest("--benchmark-autosave", "--benchmark-compare")
+    assert (first.ret, second.ret) == (1, 1)
+    second.stdout.fnmatch_lines(["*fam/exact: regression: ratio was 4.5 x in baseline run 0001_*"])
+    saved = _ledger(_runs(suite)[1])
+    assert {d["claim_id"]: d["status"] for d in saved["comparison"]["deltas"]}["fam/exact"] == "regression"
+
+
+def test_a_run_saved_without_comparing_does_not_become_the_baseline_of_a_regression(suite, monkeypatch):
+    _save_runs(suite, 1)
+    monkeypatch.setenv("EXACT", "4.4")
+    suite.runpytest("--benchmark-autosave").assert_outcomes(passed=2)  # not gated, but judged and recorded
+    assert suite.runpytest("--benchmark-compare").ret == 1
+
+
+def test_an_interrupted_run_is_saved_incomplete_and_never_a_baseline(suite, monkeypatch):
+    _save_runs(suite, 1)
+    monkeypatch.setenv("EXACT", "4.4")
+    monkeypatch.setenv("INTERRUPT", "1")
+    interrupted = suite.runpytest_subprocess("--benchmark-autosave", "-p", "no:cacheprovider")
+    assert interrupted.ret == pytest.ExitCode.INTERRUPTED
+    runs = _runs(suite)
+    assert len(runs) == 2 and _ledger(runs[1])["complete"] is False
+    monkeypatch.delenv("INTERRUPT")
+    result = suite.runpytest("--benchmark-compare")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*fam/exact: regression: ratio was 4.5 x in baseline run 0001_*"])
+
+
+def test_a_subset_run_does_not_blind_the_next_full_run(suite, monkeypatch):
+    _save_runs(suite, 1)
+    suite.runpytest("--benchmark-autosave", "-k", "noisy").assert_outcomes(passed=1)
+    monkeypatch.setenv("EXACT", "4.4")
+    result = suite.runpytest("--benchmark-autosave", "--benchmark-compare")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*fam/exact: regression: ratio was 4.5 x in baseline run 0001_*",
+                                 "*per-claim baselines: 0001 (1 claim), 0002 (1 claim)*"])
+    subset = suite.runpytest("--benchmark-compare", "-k", "noisy")
+    subset.stdout.fnmatch_lines(["*1 claim(s) in the history not run this time keep their baselines*"])
+
+
+def test_accepting_a_change_on_the_run_moves_the_baseline(suite, monkeypatch):
+    _save_runs(suite, 1)
+    monkeypatch.setenv("EXACT", "5.0")
+    accepted = suite.runpytest("--benchmark-autosave", "--benchmark-compare", "--effcheck-accept=fam/ex*",
+                               "--effcheck-fail-on-improvement")
+    accepted.assert_outcomes(passed=2)
+    accepted.stdout.fnmatch_lines(["*fam/exact: improvement*accepted by this run*"])
+    suite.runpytest("--benchmark-compare").stdout.fnmatch_lines(["*gate: 2 unchanged; 0 failing*"])
+
+
+def test_accept_verb_after_the_fact_keeps_history_files_unchanged(suite, monkeypatch, capsys):
+    _save_runs(suite, 1)
+    monkeypatch.setenv("EXACT", "4.4")
+    assert suite.runpytest("--benchmark-autosave", "--benchmark-compare").ret == 1
+    before = {p: p.read_bytes() for p in _runs(suite)}
+    storage = str(suite.path / ".benchmarks")
+    assert effcheck_main(["accept", "2", "fam/exact", "--storage", storage]) == 0
+    assert "accepted 1 claim(s) of 0002_" in capsys.readouterr().out
+    assert effcheck_main(["accept", "2", "fam/nothing*", "--storage", storage]) == 2
+    assert {p: p.read_bytes() for p in _runs(suite)} == before
+    suite.runpytest("--benchmark-compare").assert_outcomes(passed=2)
+
+
+def test_a_named_run_pins_both_tools(suite, monkeypatch):
+    _save_runs(suite, 1)
+    monkeypatch.setenv("EXACT", "5.0")
+    suite.runpytest("--benchmark-autosave", "--effcheck-accept").assert_outcomes(passed=2)
+    monkeypatch.setenv("EXACT", "4.5")
+    newest = suite.runpytest("--benchmark-compare")
+    newest.stdout.fnmatch_lines(["*fam/exact: regression: ratio was 5 x in baseline run 0002_*"])
+    pinned = suite.runpytest("--benchmark-compare=0001")
+    pinned.assert_outcomes(passed=2)
+    pinned.stdout.fnmatch_lines(["*effcheck gate (pinned baseline 0001 (2 claims)*"])
+    pinned = suite.runpytest("--effcheck-baseline=1")
+    pinned.stderr.fnmatch_lines(["*Comparing against benchmarks from*0001_*"])  # pytest-benchmark too
+    result = suite.runpytest("--effcheck-baseline=1", "--benchmark-compare=2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*was measured on 'NVIDIA H200|cuda12.8|torch2.9|float32'*not compared*"])
-    result = suite.runpytest("--benchmark-compare")  # implicit choice: no same-hardware run, said plainly
-    result.stdout.fnmatch_lines(["*no baseline saved for*"])
 
 
-def test_corrupt_baseline_is_a_one_line_error_and_stays_untouched(suite):
-    suite.runpytest("--benchmark-autosave").assert_outcomes(passed=2)
+def test_recorded_time_orders_runs_not_file_mtime(suite, monkeypatch):
+    _save_runs(suite, 1)
+    monkeypatch.setenv("EXACT", "5.0")
+    suite.runpytest("--benchmark-autosave", "--effcheck-accept").assert_outcomes(passed=2)
+    first = _runs(suite)[0]
+    os.utime(first, (2e9, 2e9))  # `touch`ed into the future
+    suite.runpytest("--benchmark-compare").stdout.fnmatch_lines(["*gate: 2 unchanged; 0 failing*"])
+
+
+def _rewrite(path, change):
+    data = json.loads(path.read_text())
+    change(data["effcheck"])
+    path.write_text(json.dumps(data))
+
+
+def test_an_upgrade_is_compared_and_the_version_diff_shown(suite):
+    _save_runs(suite, 1)
+
+    def older(ledger):
+        ledger["environment"]["torch"] = "2.13.0"
+        ledger["environment"]["libraries"]["transformers"] = "4.57.6"
+        ledger["hardware_key"] = "AMD|cpu|torch2.13|float32"  # a schema-1 style key: not used for scope
+
+    _rewrite(_runs(suite)[0], older)
+    result = suite.runpytest("--benchmark-compare")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*effcheck gate (per-claim baselines: 0001 (2 claims); environment changed since "
+                                 "baseline 0001: torch 2.13.0 -> *"])
+    assert "transformers 4.57.6 -> " in result.stdout.str()
+
+
+def test_exact_claims_compare_across_machines_timed_ones_only_on_the_same(suite, monkeypatch):
+    _save_runs(suite, 1)
+    _rewrite(_runs(suite)[0], lambda ledger: ledger["environment"].update(cpu="Another CPU 9000"))
+    monkeypatch.setenv("EXACT", "4.4")
+    result = suite.runpytest("--benchmark-compare")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*fam/exact: regression: ratio was 4.5 x in baseline run 0001_*",
+                                 "*fam/noisy: no baseline on cpu:*measured only on cpu:Another CPU 9000*"])
+
+
+BAD_FILES = {
+    "truncated": '{"benchmarks": [], "effcheck": {"schema',
+    "empty": "",
+    "not-object": "[1, 2]",
+    "null-effcheck": '{"benchmarks": [], "effcheck": null}',
+    "result-not-object": '{"benchmarks": [], "effcheck": {"schema_version": 2, "results": [7]}}',
+    "string-environment": '{"benchmarks": [], "effcheck": {"schema_version": 2, "results": [], "environment": "x"}}',
+    "newer-schema": '{"benchmarks": [], "effcheck": {"schema_version": 99, "results": []}}',
+}
+
+
+@pytest.mark.parametrize("value", ["null", "1e400", "NaN", '"4.5"'])
+def test_a_stored_value_that_is_no_finite_number_is_refused_where_read(suite, value):
+    _save_runs(suite, 1)
+    path = _runs(suite)[0]
+    text = path.read_text()
+    data = json.loads(text)
+    number = [r for r in data["effcheck"]["results"] if r["id"] == "fam/exact"][0]["measurement"]["value"]
+    path.write_text(text.replace(f'"value": {number}', f'"value": {value}', 1))
+    result = suite.runpytest("--benchmark-compare")
+    assert result.ret == 0 and "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines([f"*effcheck: warning: skipping fam/exact of run {path.stem}: *value must be a*"])
+    named = suite.runpytest("--effcheck-baseline=1")
+    assert named.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_malformed_runs_are_skipped_with_one_line_each_and_named_ones_refused(suite, capsys):
+    _save_runs(suite, 1)
     folder = _runs(suite)[0].parent
-    corrupt = folder / "0002_broken.json"
-    corrupt.write_text("{not json")
-    result = suite.runpytest("--effcheck-baseline=0002")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*0002_broken.json: not valid JSON*"])
-    suite.runpytest("--benchmark-compare").assert_outcomes(passed=2)  # searching skips it
-    assert corrupt.read_text() == "{not json"
+    for number, (name, text) in enumerate(BAD_FILES.items(), start=2):
+        (folder / f"{number:04d}_{name}.json").write_text(text)
+    before = {p: p.read_bytes() for p in folder.iterdir()}
+    result = suite.runpytest("--benchmark-compare")
+    result.assert_outcomes(passed=2)
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out
+    for name in BAD_FILES:
+        assert sum("warning: skipping " in line and f"_{name}.json" in line for line in out.splitlines()) == 1, name
+    result.stdout.fnmatch_lines(["*gate: 2 unchanged; 0 failing*"])
+    for number in range(2, 2 + len(BAD_FILES)):
+        named = suite.runpytest(f"--benchmark-compare={number}")
+        assert named.ret == pytest.ExitCode.USAGE_ERROR, number
+        assert "INTERNALERROR" not in named.stdout.str() + named.stderr.str()
+    storage = str(suite.path / ".benchmarks")
+    capsys.readouterr()
+    for verb in (["report"], ["compare", "1", "latest"], ["accept", "latest"]):  # each searches the storage
+        assert effcheck_main([*verb, "--storage", storage]) == 0, verb
+        assert capsys.readouterr().err.count("effcheck: warning: skipping") == len(BAD_FILES), verb
+    assert {p: p.read_bytes() for p in folder.iterdir() if p.suffix == ".json"} == {
+        p: b for p, b in before.items() if p.suffix == ".json"}
 
 
 def test_unknown_run_is_named(suite):
     result = suite.runpytest("--effcheck-baseline=0042")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*no run '0042' in*"])
+
+
+def test_storage_elsewhere_with_other_versions_has_no_internalerror(suite, tmp_path_factory):
+    storage = tmp_path_factory.mktemp("elsewhere") / "store"
+    suite.runpytest(f"--benchmark-storage={storage}", "--benchmark-autosave").assert_outcomes(passed=2)
+    (saved,) = sorted(storage.rglob("0*.json"))
+    data = json.loads(saved.read_text())
+    data["machine_info"]["python_version"] = "3.0.0"  # pytest-benchmark's machine_info differs
+    data["effcheck"]["environment"]["torch"] = "2.13.0"
+    saved.write_text(json.dumps(data))
+    result = suite.runpytest(f"--benchmark-storage={storage}", "--benchmark-compare")
+    assert result.ret == 0 and "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_json_ledger_path_is_safe(suite, tmp_path):
+    (suite.path / "notes.txt").write_text("mine")
+    os.symlink(suite.path / "notes.txt", suite.path / "link.json")
+    _save_runs(suite, 1)
+    for path, why in [("link.json", "symlink"), (".", "directory"), ("/dev/null", "not a regular file"),
+                      (".benchmarks/ledger.json", "inside the benchmark storage"),
+                      ("notes.txt", "not an effcheck ledger")]:
+        result = suite.runpytest(f"--effcheck-json={path}")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, path
+        result.stderr.fnmatch_lines([f"*{why}*"])
+    assert (suite.path / "notes.txt").read_text() == "mine"
+    suite.runpytest("--effcheck-json=ledger.json").assert_outcomes(passed=2)
+    suite.runpytest("--effcheck-json=ledger.json").assert_outcomes(passed=2)  # our own file: replaced
+
+
+def test_warnings_for_settings_that_look_wrong(suite):
+    result = suite.runpytest("--effcheck-compare-fail=200%", "--effcheck-accept=nope/*")
+    result.stdout.fnmatch_lines(["*warning: --effcheck-compare-fail has no effect without --benchmark-compare*",
+                                 "*warning: --effcheck-compare-fail=*=200%: a tolerance over 100%*",
+                                 "*warning: --effcheck-accept=nope/* matches no claim of this run*"])
+
+
+def test_an_unwritable_storage_is_said_before_the_tests_run(suite):
+    (suite.path / "afile").write_text("x")
+    result = suite.runpytest("--benchmark-storage=afile/store", "--benchmark-autosave")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*afile is not a writable directory*"])
+
+
+def test_a_full_disk_while_saving_is_one_line_and_the_table_still_prints(suite, monkeypatch):
+    import errno
+
+    import effcheck.store
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(effcheck.store, "_write_locked_temp", full)
+    result = suite.runpytest("--benchmark-autosave")
+    result.stdout.fnmatch_lines(["*effcheck claims*", "*claims: 2 pass*", "*effcheck: cannot write*the disk is full*"])
+    assert "INTERNALERROR" not in result.stdout.str() and _runs(suite) == []
+
+
+def test_concurrent_runs_each_keep_their_file(suite):
+    import subprocess
+    import sys
+
+    n = 4
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(suite.path), os.environ.get("PYTHONPATH")]))}
+    procs = [subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                               "--benchmark-autosave", "test_suite.py"], cwd=suite.path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(n)]
+    outputs = [p.communicate(timeout=300)[0].decode() for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    runs = _runs(suite)
+    assert len(runs) == n and len({r.name.split("_", 1)[0] for r in runs}) == n
+    assert not list((suite.path / ".benchmarks").rglob(".effcheck-*"))  # no temporary file left
 
 
 def test_xdist_loses_nothing_and_timed_tests_run_alone(suite):
@@ -145,3 +394,5 @@ def test_xdist_loses_nothing_and_timed_tests_run_alone(suite):
         return [{k: v for k, v in r.items()} for r in ledger["results"]], ledger["hardware_key"]
 
     assert comparable("serial.json") == comparable("parallel.json")
+    gated = suite.runpytest_subprocess("-n", "2", "--benchmark-compare", "-p", "no:cacheprovider")
+    gated.stdout.fnmatch_lines(["*gate: 2 unchanged; 0 failing*"])

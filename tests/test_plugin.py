@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from effcheck.records import SCHEMA_VERSION
+
 CLAIMS = '''
 from effcheck.records import Claim, Measurement
 
@@ -59,7 +61,7 @@ def test_outcomes_table_and_ledger(suite):
     verdicts = {r["id"]: r["verdict"] for r in ledger["results"]}
     assert verdicts == {"fam/holds": "PASS", "fam/fails": "FAIL", "fam/refuted": "REFUTED",
                         "fam/skipped": "SKIP", "fam/missing": "SKIP"}
-    assert ledger["schema_version"] == 1 and ledger["hardware_key"]
+    assert ledger["schema_version"] == SCHEMA_VERSION and ledger["hardware_key"]
     assert ledger["environment"]["libraries"]["pytest-benchmark"]
 
 
@@ -115,10 +117,10 @@ def test_cuda_requested_without_cuda_exits_with_the_fix(pytester):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    pytester.makepyfile(test_x="def test_x(device): pass")
+    pytester.makepyfile(test_x="def test_x(): pass")  # said before the run, used by a test or not
     result = pytester.runpytest("--effcheck-device=cuda")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stdout.fnmatch_lines(["*sees no CUDA device*use --effcheck-device=cpu*"])
+    result.stderr.fnmatch_lines(["*sees no CUDA device*use --effcheck-device=cpu*"])
 
 
 def test_unwritable_ledger_path_fails_before_the_run(pytester):

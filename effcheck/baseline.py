@@ -1,0 +1,281 @@
+"""Which saved measurement each claim is compared with: per claim, per scope, accepted, newest first.
+
+Pure: it sees saved runs as data (`Entry`, one claim's measurement in one run) and never touches files
+(effcheck.store reads them). The gate (effcheck.gate) decides *whether* a claim moved; this module
+decides *against what*.
+
+- Scope follows dependency. Architecture facts (parameters, MACs, cache and state bytes, call counts)
+  change with code and library versions only, so any machine's accepted run is a baseline. Measured
+  device quantities (time ratios, allocator and device memory) also change with the device, so they
+  compare only with runs on the same device key (effcheck.env.device_key). Software versions are never
+  part of a scope: they are what an upgrade changes, and the gate shows them as a diff.
+- Accepted. A measurement is a baseline only from a completed run, with a claim that did not fail, whose
+  recorded comparison did not move (new, unchanged, not comparable, or a noisy move that was not
+  significant), unless someone accepted that run's claim on purpose. So a red run, an interrupted run
+  or an improvement nobody accepted never becomes the baseline by being rerun.
+- Newest first by the recorded datetime (never a file's mtime), ties broken by the run number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from effcheck.env import device_key
+from effcheck.errors import SchemaError
+from effcheck.records import ClaimResult, Ledger, Verdict, ledger_header
+
+ANY_MACHINE = "any machine"
+POOL_SIZE = 5  # accepted runs whose samples are pooled for a noisy claim (between-run drift)
+# Measurement methods that read a device's allocator or memory: their values depend on the device.
+DEVICE_METHODS = ("allocator", "max_memory_allocated", "memory_allocated", "memory_reserved", "rss")
+# Recorded comparison statuses that leave a measurement standing as a baseline without acceptance.
+_STANDING = frozenset({"new", "unchanged", "not compared"})
+_STANDING_NOISY = _STANDING | {"changed"}  # moved, but not significantly: drift the pool should hold
+_OLDEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
+def scope_of(result: ClaimResult, environment: Mapping[str, Any]) -> str:
+    """ANY_MACHINE for an architecture fact, else the key of the device the measurement ran on."""
+    m = result.measurement
+    if m is None:
+        return ANY_MACHINE
+    return _scope(result.claim.noisy, m.method, m.device, environment)
+
+
+def _scope(noisy: bool, method: str, device: str, environment: Mapping[str, Any]) -> str:
+    if noisy or any(marker in method for marker in DEVICE_METHODS):
+        return device_key(environment, device)
+    return ANY_MACHINE
+
+
+def recorded_time(text: str) -> dt.datetime:
+    """A run's recorded datetime, timezone-aware (naive times are UTC); unreadable ones sort oldest."""
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return _OLDEST
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def accepted_by(patterns: Iterable[str], claim_id: str) -> bool:
+    return any(fnmatch.fnmatchcase(claim_id, p) for p in patterns)
+
+
+def standing(result: ClaimResult, complete: bool, status: str | None, accepted: bool) -> tuple[bool, str]:
+    """(whether this measurement may be a baseline, why not). status: the run's recorded comparison
+    status for the claim, None when the run recorded no comparison (nothing judged it)."""
+    return _standing(result.measurement is not None, result.verdict.value, result.claim.noisy, complete, status,
+                     accepted)
+
+
+def _standing(measured: bool, verdict: str, noisy: bool, complete: bool, status: str | None,
+              accepted: bool) -> tuple[bool, str]:
+    if not measured:
+        return False, "not measured"
+    if not complete:
+        return False, "interrupted run"
+    if accepted:
+        return True, ""
+    if verdict == Verdict.FAIL.value:
+        return False, "claim failed"
+    allowed = _STANDING_NOISY if noisy else _STANDING
+    if status is not None and status not in allowed:
+        return False, f"{status}, not accepted"
+    return True, ""
+
+
+Stored = Callable[[], "tuple[Mapping[str, Any], Mapping[str, Any]]"]  # -> (stored result, run environment)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One claim's measurement in one saved run, as the selection sees it. The full record is built
+    from its stored form only when the entry is compared with (most entries never are)."""
+
+    run: str  # the run file's stem, "0007_abc"
+    number: int  # pytest-benchmark's counter (0007), the tie-break between equal datetimes
+    created: dt.datetime
+    claim_id: str
+    scope: str
+    eligible: bool
+    why_not: str  # empty when eligible
+    stored: Stored = field(compare=False, repr=False)
+
+    @property
+    def order(self) -> tuple[dt.datetime, int, str]:
+        return self.created, self.number, self.run
+
+    @cached_property
+    def _stored(self) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+        return self.stored()
+
+    @property
+    def environment(self) -> Mapping[str, Any]:
+        return self._stored[1]
+
+    @cached_property
+    def result(self) -> ClaimResult:
+        """The stored result as a record (raises SchemaError when its stored form is malformed)."""
+        raw, _ = self._stored
+        return ClaimResult.from_dict(raw)
+
+
+def entries_of(run: str, number: int, ledger: Ledger, accepted: Iterable[str] = ()) -> list[Entry]:
+    """Every measured claim of a saved run; accepted: claim patterns accepted after the fact for it."""
+    return raw_entries_of(run, number, ledger_header(ledger.to_dict()), accepted)
+
+
+def raw_entries_of(run: str, number: int, header: Mapping[str, Any], accepted: Iterable[str] = ()) -> list[Entry]:
+    """entries_of for a ledger as stored (records.ledger_header): reads only the fields selection needs.
+    Raises SchemaError when one of those is malformed (the caller skips the file)."""
+    return [_entry(run, number, header, fact, accepted, lambda raw=raw: (raw, header["environment"]))
+            for raw, fact in zip(header["results"], facts_of(header), strict=True) if fact is not None]
+
+
+Fact = tuple  # (claim id, scope, noisy, verdict, recorded status): what selection needs of one result
+
+
+def facts_of(header: Mapping[str, Any]) -> list[Fact | None]:
+    """Per stored result, the fields selection needs (None: not measured). Raises SchemaError when
+    one of those is malformed (the caller skips the file)."""
+    statuses = _statuses(header.get("comparison"))
+    environment = header["environment"]
+    found: list[Fact | None] = []
+    for raw in header["results"]:
+        try:
+            claim, measurement = raw["claim"], raw.get("measurement")
+            cid, noisy = claim["id"], bool(claim.get("noisy", False))
+            if measurement is None:
+                found.append(None)
+                continue
+            method, device = measurement["method"], measurement.get("device", "cpu")
+            if not (isinstance(cid, str) and isinstance(method, str) and isinstance(device, str)):
+                raise TypeError("id, method and device must be strings")
+            verdict = str(raw["verdict"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise SchemaError(f"not an effcheck claim result ({exc!r})") from exc
+        found.append((cid, _scope(noisy, method, device, environment), noisy, verdict, statuses.get(cid)))
+    return found
+
+
+def _entry(run: str, number: int, header: Mapping[str, Any], fact: Fact, accepted: Iterable[str],
+           stored: Stored) -> Entry:
+    cid, scope, noisy, verdict, status = fact
+    ok, why = _standing(True, verdict, noisy, bool(header["complete"]), status,
+                        accepted_by((*header["accepted"], *accepted), cid))
+    return Entry(run, number, recorded_time(header["created"]), cid, scope, ok, why, stored)
+
+
+def entries_from_facts(run: str, number: int, header: Mapping[str, Any], facts: Iterable[Fact],
+                       accepted: Iterable[str], stored: Callable[[str], tuple[Mapping[str, Any], Mapping[str, Any]]],
+                       ) -> list[Entry]:
+    """Entries from cached facts; stored(claim_id) reads the full result from the run file when needed."""
+    return [_entry(run, number, header, tuple(f), accepted, lambda cid=f[0]: stored(cid)) for f in facts]
+
+
+def _statuses(comparison: Any) -> dict[str, str]:
+    deltas = (comparison or {}).get("deltas") or []
+    if not isinstance(deltas, list):
+        return {}
+    found = {}
+    for d in deltas:
+        if isinstance(d, Mapping) and isinstance(d.get("claim_id"), str):
+            found[d["claim_id"]] = str(d.get("status"))
+    return found
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A claim's baseline in its scope: the entry compared with, the accepted entries pooled for noise
+    (newest first, the baseline first), how many accepted runs the scope holds, and why there is none."""
+
+    scope: str
+    baseline: Entry | None
+    pool: tuple[Entry, ...] = ()
+    history: int = 0
+    note: str = ""
+
+    def pooled_samples(self) -> tuple[float, ...]:
+        metric = self.baseline.result.claim.metric if self.baseline else None
+        return tuple(s for e in self.pool if e.result.claim.metric == metric
+                     for s in (e.result.measurement.samples if e.result.measurement else ()))
+
+
+def select(entries: Iterable[Entry], scope: str, pinned: str | None = None, pool_size: int = POOL_SIZE) -> Selection:
+    """One claim's baseline among its entries (any order, any scope).
+
+    pinned: a run named by the user (its stem): that run is the baseline when it measured the claim in
+    this scope, whatever its standing; the pool then holds accepted runs no newer than it.
+    """
+    entries = sorted(entries, key=lambda e: e.order, reverse=True)
+    in_scope = [e for e in entries if e.scope == scope]
+    if pinned is not None:
+        mine = [e for e in entries if e.run == pinned]
+        if not mine:
+            return Selection(scope, None, note=f"not measured in baseline run {pinned}")
+        chosen = next((e for e in mine if e.scope == scope), None)
+        if chosen is None:
+            return Selection(scope, None, note=f"baseline run {pinned} measured it on {mine[0].scope}, "
+                                               f"this run on {scope}: not compared")
+        older = [e for e in in_scope if e.eligible and e.order < chosen.order]
+        pool = (chosen, *older[: pool_size - 1])
+        return Selection(scope, chosen, pool, 1 + len(older))
+    accepted = [e for e in in_scope if e.eligible]
+    if accepted:
+        return Selection(scope, accepted[0], tuple(accepted[:pool_size]), len(accepted))
+    if in_scope:
+        passed_over = ", ".join(f"{e.run} ({e.why_not})" for e in in_scope[:3])
+        more = f" and {len(in_scope) - 3} more" if len(in_scope) > 3 else ""
+        return Selection(scope, None, note=f"no accepted measurement on {scope}: {passed_over}{more}; "
+                                           "accept one with `effcheck accept RUN CLAIM`")
+    elsewhere = sorted({e.scope for e in entries})
+    if elsewhere:
+        return Selection(scope, None, note=f"measured only on {', '.join(elsewhere)}; not comparable on {scope}")
+    return Selection(scope, None, note="no saved run measured it")
+
+
+class BaselineIndex:
+    """Every saved claim measurement, grouped by claim id, answering `select` per claim."""
+
+    def __init__(self, entries: Iterable[Entry] = ()) -> None:
+        self._by_claim: dict[str, list[Entry]] = {}
+        self.add(entries)
+
+    def add(self, entries: Iterable[Entry]) -> None:
+        for entry in entries:
+            self._by_claim.setdefault(entry.claim_id, []).append(entry)
+
+    def claim_ids(self) -> set[str]:
+        return set(self._by_claim)
+
+    def runs(self) -> set[str]:
+        return {e.run for found in self._by_claim.values() for e in found}
+
+    def select(self, claim_id: str, scope: str, pinned: str | None = None,
+               warn: Callable[[str], None] | None = None) -> Selection:
+        """select(), dropping (with a warning) an entry whose stored record turns out malformed."""
+        entries = self._by_claim.get(claim_id, [])
+        while True:
+            selection = select(entries, scope, pinned)
+            bad = []
+            for entry in selection.pool:
+                try:
+                    entry.result  # noqa: B018 - parsed here, where it is first needed
+                except SchemaError as exc:
+                    bad.append(entry)
+                    if warn is not None:
+                        warn(f"skipping {claim_id} of run {entry.run}: {exc}")
+            if not bad:
+                return selection
+            entries = [e for e in entries if e not in bad]
+            self._by_claim[claim_id] = entries
+
+    def latest_eligible(self, claim_id: str) -> Entry | None:
+        """The newest accepted measurement of a claim in any scope (for claims not run this time)."""
+        found = [e for e in self._by_claim.get(claim_id, ()) if e.eligible]
+        return max(found, key=lambda e: e.order) if found else None

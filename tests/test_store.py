@@ -1,0 +1,114 @@
+"""The history's storage: runs are created exclusively, never lost or rewritten; bad files are skipped."""
+
+import json
+import multiprocessing
+import os
+
+import pytest
+
+from effcheck.errors import CorruptFileError, SchemaError
+from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict
+from effcheck.store import (
+    ACCEPTED_FILE,
+    create_run_file,
+    load_history,
+    load_ledger,
+    read_acceptances,
+    record_acceptance,
+    remove_stale_temps,
+    resolve_run,
+)
+
+
+def _ledger(value, cpu="CPU A", samples=(), created="2026-11-28T10:00:00+00:00"):
+    claim = Claim(id="fam/x", statement="X is small", source="paper", metric="ratio", unit="x",
+                  comparison=">=", expected=1.0, better="higher", noisy=bool(samples))
+    result = ClaimResult(claim, Verdict.PASS, "ok", Measurement(value, "x", "counted", samples=samples), "t::x")
+    return Ledger((result,), {"device": "cpu", "cpu": cpu}, f"cpu:{cpu}", created, "0.1.0")
+
+
+def _save(folder, name, ledger):
+    return create_run_file(folder, name, {"benchmarks": [], "effcheck": ledger.to_dict()})
+
+
+def _create(args):
+    folder, i = args
+    return create_run_file(folder, "same", {"benchmarks": [], "i": i}).name
+
+
+def test_concurrent_creates_never_share_a_name(tmp_path):
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        names = pool.map(_create, [(tmp_path, i) for i in range(16)])
+    assert len(set(names)) == 16 and sorted(p.name for p in tmp_path.glob("*.json")) == sorted(names)
+    assert sorted(json.loads(p.read_text())["i"] for p in tmp_path.glob("*.json")) == list(range(16))
+    assert not list(tmp_path.glob(".effcheck-*"))
+
+
+def test_a_clash_takes_the_next_number_and_never_overwrites(tmp_path):
+    (tmp_path / "0003_theirs.json").write_text("theirs")
+    path = create_run_file(tmp_path, "theirs", {"benchmarks": []})
+    assert path.name == "0004_theirs.json" and (tmp_path / "0003_theirs.json").read_text() == "theirs"
+
+
+def test_a_killed_writers_temporary_file_is_removed_a_live_one_kept(tmp_path):
+    import fcntl
+
+    stale = tmp_path / ".effcheck-1-abc.tmp"
+    stale.write_text("half")
+    live = tmp_path / ".effcheck-2-def.tmp"
+    fd = os.open(live, os.O_CREAT | os.O_WRONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        assert remove_stale_temps(tmp_path) == [stale]
+        assert live.exists() and not stale.exists()
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("content, error", [
+    (b"", CorruptFileError), (b"\xff\xfe", CorruptFileError), (b"{", CorruptFileError),
+    (b'{"benchmarks": [], "effcheck": {"schema_version": true, "results": []}}', SchemaError),
+    (b'{"benchmarks": [], "effcheck": {"schema_version": 0, "results": []}}', SchemaError),
+    (b'{"benchmarks": [], "effcheck": {"schema_version": 2, "results": {}}}', SchemaError),
+    (b'{"benchmarks": [], "effcheck": {"schema_version": 2, "results": [], "comparison": 3}}', SchemaError),
+])
+def test_bad_files_raise_one_error_naming_them(tmp_path, content, error):
+    path = tmp_path / "0001_x.json"
+    path.write_bytes(content)
+    with pytest.raises(error, match="0001_x.json"):
+        load_ledger(path)
+
+
+def test_schema_1_files_keep_being_read(tmp_path):
+    data = _ledger(2.0).to_dict()
+    data.update(schema_version=1, hardware_key="CPU A|cpu|torch2.13|float32")
+    del data["complete"], data["accepted"]
+    path = tmp_path / "0001_old.json"
+    path.write_text(json.dumps({"benchmarks": [], "effcheck": data}))
+    ledger = load_ledger(path)
+    assert ledger.complete and ledger.accepted == () and ledger.results[0].measurement.value == 2.0
+
+
+def test_history_pools_accepted_same_device_runs_and_skips_bad_files(tmp_path):
+    folder = tmp_path / "Linux"
+    _save(folder, "a", _ledger(2.0, samples=(1.9, 2.0, 2.1), created="2026-11-28T10:01:00"))
+    _save(folder, "b", _ledger(9.0, cpu="CPU B", samples=(9.0, 9.0, 9.0), created="2026-11-28T10:02:00"))
+    _save(folder, "c", _ledger(2.5, samples=(2.4, 2.5, 2.6), created="2026-11-28T10:03:00"))
+    (folder / "0004_bad.json").write_text("{")
+    warnings = []
+    history = load_history(tmp_path, warnings.append)
+    assert len(warnings) == 1 and "0004_bad.json" in warnings[0]
+    selection = history.index.select("fam/x", "cpu:CPU A")
+    assert selection.baseline.run == "0003_c" and selection.history == 2
+    assert sorted(selection.pooled_samples()) == [1.9, 2.0, 2.1, 2.4, 2.5, 2.6]
+    assert resolve_run("latest", tmp_path).name == "0003_c.json"
+
+
+def test_acceptances_are_appended_beside_the_runs_and_bad_lines_skipped(tmp_path):
+    record_acceptance(tmp_path, "0002_x", ["fam/*"])
+    with open(tmp_path / ACCEPTED_FILE, "a") as fh:
+        fh.write("not json\n{\"run\": 3}\n")
+    record_acceptance(tmp_path, "0002_x", ["other/y"])
+    warnings = []
+    assert read_acceptances(tmp_path, warnings.append) == {"0002_x": ("fam/*", "other/y")}
+    assert len(warnings) == 2
