@@ -10,6 +10,7 @@ pytest.importorskip("rwkv")
 
 from effcheck.errors import MissingDependency  # noqa: E402
 from effcheck.models import rwkv as R  # noqa: E402
+from effcheck.models import rwkv_lab as L  # noqa: E402
 
 TINY = R.Rwkv4Config(n_layer=2, n_embd=8, vocab_size=R.WORLD_VOCAB, source="test")
 
@@ -25,6 +26,11 @@ def tiny_path(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_model(tiny_path):
     return R.load_rwkv4(tiny_path, "cpu fp32")
+
+
+@pytest.fixture(scope="module")
+def stand_in(tmp_path_factory):
+    return L.write_stand_in_tokenizer(tmp_path_factory.mktemp("tok") / "20B_tokenizer.json", R.WORLD_VOCAB)
 
 
 def test_layout_of_the_169m_matches_its_published_size():
@@ -101,41 +107,62 @@ def test_rwkv_loads_it_as_version_4_and_keeps_5_vectors_per_layer(tiny_model):
     assert tensor_bytes(state) == 2 * 5 * 8 * 4
 
 
-def test_generate_lab_ticks_once_per_token_and_restores_state(tiny_model):
+def test_published_rwkv4_pile_configs_agree_between_rwkv_layout_and_transformers():
+    pytest.importorskip("transformers")
+    from effcheck.meters.params import count_params
+
+    for config in R.RWKV4_PILE.values():
+        assert count_params(R.hf_rwkv(config, "meta")) == R.rwkv4_param_count(config), config
+    assert R.rwkv4_param_count(R.RWKV4_PILE["169M"]) == 169_342_464
+
+
+def test_generate_lab_ticks_once_per_token_and_restores_state(tiny_model, stand_in):
     import numpy as np
 
-    pipeline = R.world_pipeline(tiny_model)
-    ticks = []
+    pipeline = L.lab_pipeline(tiny_model, stand_in)
+    ticks, states = [], []
     before = np.random.get_state()[1].copy()
-    R.generate_lab(pipeline, 7, tick=lambda: ticks.append(1))
-    assert len(ticks) == 7
+    L.generate_lab(pipeline, 7, tick=lambda: ticks.append(1), on_token=states.append)
+    assert len(ticks) == len(states) == 7 and all(len(s) == 5 * TINY.n_layer for s in states)
     assert pipeline.model is tiny_model
     assert (np.random.get_state()[1] == before).all()
 
 
-def test_trackers_see_rwkv_allocations(tiny_model):
+def test_trackers_see_rwkv_allocations(tiny_model, stand_in):
     """The live-bytes trackers (dispatch mode) against the CPU allocator itself, on a real generation."""
     from effcheck.meters.allocator import allocator_peak
     from effcheck.meters.memory import peak_memory
     from effcheck.meters.sweep import peak_at_counts
 
-    pipeline = R.world_pipeline(tiny_model)
-    _, core = peak_memory(lambda: R.generate_lab(pipeline, 6))
-    _, alloc = allocator_peak(lambda: R.generate_lab(pipeline, 6))
-    lean = peak_at_counts(lambda tick: R.generate_lab(pipeline, 6, tick), (6,)).series[0][1]
+    pipeline = L.lab_pipeline(tiny_model, stand_in)
+    _, core = peak_memory(lambda: L.generate_lab(pipeline, 6))
+    _, alloc = allocator_peak(lambda: L.generate_lab(pipeline, 6))
+    lean = peak_at_counts(lambda tick: L.generate_lab(pipeline, 6, tick), (6,)).series[0][1]
     assert core.peak_bytes == lean == alloc.peak_bytes
     # at least the float logits and their softmax over the 65536-token vocabulary
     assert core.peak_bytes >= 2 * R.WORLD_VOCAB * 4
 
 
 def test_replay_records_each_lab_call(tmp_path):
-    calls = R.replay_lab_calls(tmp_path, "cpu fp32")
+    calls = L.replay_lab_calls(tmp_path, "cpu fp32")
     assert [c.code.split("(")[0] for c in calls] == ["RWKV", "PIPELINE_ARGS", "PIPELINE", "pipeline.generate"]
     assert calls[0].error is None
     assert "token_count" in calls[1].error
+    assert "No such file" in calls[2].error  # the lab never downloads 20B_tokenizer.json
+    assert calls[3].error is None  # generate itself is current API: not blamed for the missing file
+    assert not (tmp_path / "lab" / "20B_tokenizer.json").exists()
+
+
+def test_stand_in_tokenizer_fits_the_pile_vocabulary_and_decodes_every_id(tmp_path):
+    path = L.write_stand_in_tokenizer(tmp_path / "20B_tokenizer.json")
+    pipeline = L.lab_pipeline(None, path)
+    ids = pipeline.encode(L.LAB_PROMPT)
+    assert len(ids) == len(L.LAB_PROMPT.split()) and max(ids) < L.PILE_VOCAB
+    assert pipeline.decode(ids) == L.LAB_PROMPT
+    assert pipeline.decode([L.PILE_VOCAB - 1]) == f"<{L.PILE_VOCAB - 1}>"
 
 
 def test_replay_without_a_model_marks_the_calls_that_need_one(tmp_path):
-    calls = R.replay_lab_calls(tmp_path, "cpu fp64")  # not a strategy rwkv accepts
+    calls = L.replay_lab_calls(tmp_path, "cpu fp64")  # not a strategy rwkv accepts
     assert calls[0].error.startswith("ValueError")
     assert [c.error for c in calls[2:]] == ["not run: the model did not load"] * 2

@@ -64,6 +64,22 @@ def test_generate_greedy_makes_exactly_the_tokens_asked_and_ticks_each():
     assert out.sequences.shape == (1, 10) and len(ticks) == 6
 
 
+def test_generate_greedy_hands_over_the_cache_once_per_token():
+    seen = []
+    M.generate_greedy(M.hf_model(M.TINY_LLAMA, "cpu"), M.token_ids(4), 5,
+                      on_token=lambda cache: seen.append(cache.get_seq_length()))
+    assert seen == [4, 5, 6, 7, 8]  # the k-th token is complete; it is fed on the next forward
+
+
+def test_prefill_keeps_only_the_last_logits_and_the_same_cache():
+    model = M.hf_model(M.TINY_LLAMA, "cpu")
+    cache, token = M.prefill(model, 6)
+    with torch.no_grad():
+        full = model(input_ids=M.token_ids(6), use_cache=True)
+    assert token.item() == full.logits[:, -1].argmax(-1).item()
+    assert tensor_bytes(cache) == tensor_bytes(full.cache)
+
+
 # -- the sweep meter -----------------------------------------------------------------------------------
 def _allocating_generation(per_token: int, oom_at: int | None = None, stop_at: int | None = None):
     """Keeps per_token more bytes alive at each token; raises like torch does when out of memory."""
@@ -156,11 +172,13 @@ def test_checkpoint_readings_equal_separate_runs(arch):
 def test_rwkv_checkpoint_readings_equal_separate_runs(tmp_path):
     pytest.importorskip("rwkv")
     from effcheck.models import rwkv as R
+    from effcheck.models import rwkv_lab as L
 
-    config = R.Rwkv4Config(n_layer=1, n_embd=8, vocab_size=R.WORLD_VOCAB, source="test")
-    pipeline = R.world_pipeline(R.load_rwkv4(R.write_rwkv4_checkpoint(tmp_path / "t", config), "cpu fp32"))
-    long_run = S.peak_at_counts(lambda tick: R.generate_lab(pipeline, 9, tick), (3, 9))
-    separate = S.peak_per_run(lambda n: R.generate_lab(pipeline, n), (3, 9))
+    config = R.Rwkv4Config(n_layer=1, n_embd=8, vocab_size=L.PILE_VOCAB, source="test")
+    model = R.load_rwkv4(R.write_rwkv4_checkpoint(tmp_path / "t", config), "cpu fp32")
+    pipeline = L.lab_pipeline(model, L.write_stand_in_tokenizer(tmp_path / "tok.json"))
+    long_run = S.peak_at_counts(lambda tick: L.generate_lab(pipeline, 9, tick), (3, 9))
+    separate = S.peak_per_run(lambda n: L.generate_lab(pipeline, n), (3, 9))
     assert long_run.series == separate.series
 
 

@@ -1,21 +1,44 @@
-"""Sequence-model claims: RWKV and Mamba keep a constant inference state, a Transformer's KV cache grows
-(article §1 summary, §2.6 and its table, §3 scenario 2, §6 hands-on lab).
+"""Sequence-model claims, memory and state: RWKV and Mamba keep a constant inference state, a Transformer's
+KV cache grows (article §2.6 and its table, §6 hands-on lab). Work, complexity and structure claims of the
+same family live in `sequence_work.py`.
 
-Exact expectations are closed forms of the architectures' state and cache layouts, computed here from
-the configs the benchmarks build, so a claim and its benchmark cannot drift apart.
+Every claim quotes the article's sentence it checks (source_kind "article"), or says it is a check the
+suite adds itself ("suite"). Exact expectations are closed forms of the state and cache layouts, computed
+here from the configs the benchmarks build, so a claim and its benchmark cannot drift apart.
 """
 
-from effcheck.models.rwkv import RWKV4_TINY_WORLD
-from effcheck.models.sequence import TINY_LLAMA, TINY_MAMBA, attention_flops_per_context_token, kv_cache_bytes
+from effcheck.models.rwkv import RWKV4_TINY_PILE
+from effcheck.models.sequence import TINY_LLAMA, TINY_MAMBA, kv_cache_bytes
 from effcheck.models.sequence import mamba_state_bytes as _mamba_state_bytes
 from effcheck.records import Claim
 
 LAB_SWEEP = (50, 100, 200, 400)  # §6.2: `for n_tokens in [50, 100, 200, 400]`
-DECODE_CONTEXTS = (128, 1024, 4096)
+LONG_RUN = (1_000, 100_000)  # §2.6: "processing 1K tokens and 100K tokens"
 _FLAT_MARGIN = ("the lab reads the sweep as 'memory usage barely increases with generation length'; we "
                 "allow 1% from 50 to 400 tokens, and the same sweep on the Transformer control must grow by "
                 "at least its KV cache (sequence/transformer/memory_grows), so the meter is shown to see "
                 "growth")
+
+# The article's sentences (verbatim; section in each claim's source)
+Q_LAB_INTRO = ("Next, experience the revolutionary advantage of non-Transformer architectures: RWKV's "
+               "inference memory does not grow with sequence length.")
+Q_LAB_OBSERVATION = "RWKV memory usage barely increases with generation length"
+Q_LAB_KV = "Transformer KV cache grows linearly with sequence length"
+Q_MAMBA_MEMORY = ("And because there is no KV cache, inference memory is constant — it does not grow with "
+                  "sequence length.")
+Q_TABLE_TRANSFORMER = "| Transformer | O(n²) | O(n²) | Grows with sequence | Limited by KV cache |"
+Q_TABLE_MAMBA = "| Mamba (SSM) | O(n) | O(n) | Constant | Theoretically unlimited |"
+Q_TABLE_RWKV = "| RWKV | O(n) | O(n) | Constant | Theoretically unlimited |"
+Q_1K_100K = "processing 1K tokens and 100K tokens uses the same amount of memory"
+# The lab's four rwkv calls, each verbatim, in the order they appear ("\n...\n" marks the lines between)
+LAB_CODE_LINES = (
+    'model = RWKV(model="rwkv-169m", strategy="cuda fp16")',
+    'pipeline = PIPELINE(model, "20B_tokenizer.json")',
+    "args = PIPELINE_ARGS(\ntemperature=1.0, top_p=0.7,\nalpha_frequency=0.25, alpha_presence=0.25,\n"
+    "token_count=0\n)",
+    "output = pipeline.generate(prompt, token_count=n_tokens, args=args)",
+)
+Q_LAB_CODE = "\n...\n".join(LAB_CODE_LINES)
 
 
 def rwkv4_state_bytes(n_layer: int, n_embd: int, act_bytes: int) -> int:
@@ -27,38 +50,46 @@ def rwkv4_state_bytes(n_layer: int, n_embd: int, act_bytes: int) -> int:
 
 LAB_API_CURRENT = Claim(
     id="sequence/rwkv/lab_api_current",
-    statement="the §6 lab's RWKV calls run on the current rwkv package: RWKV(model=..., strategy=...), "
-              "PIPELINE(model, '20B_tokenizer.json'), PIPELINE_ARGS(..., token_count=0), "
-              "pipeline.generate(prompt, token_count=n, args=args)",
+    statement="the §6 lab's four rwkv calls run on the current rwkv package as written: RWKV(model=..., "
+              "strategy=...), PIPELINE(model, '20B_tokenizer.json'), PIPELINE_ARGS(..., token_count=0), "
+              "pipeline.generate(prompt, token_count=n, args=args); each judged on its own (a call after a "
+              "failing one runs on the current-API equivalent, generate with a stand-in for the tokenizer "
+              "file the lab never downloads)",
     source="article §6.1 and §6.2 (lab code); rwkv package (PyPI) rwkv/utils.py as installed",
     metric="lab calls that run unchanged (of 4)",
     unit="calls",
     comparison="==",
     expected=4,
     better="higher",
-    refuted="PIPELINE_ARGS has no token_count argument (the count is an argument of generate); the lab "
-            "loads 20B_tokenizer.json, which it never downloads and the package does not ship; the only "
-            "tokenizer the package ships is the World vocabulary, which encodes the lab's prompt to ids "
-            "beyond the Pile model's embedding, so the lab's model cannot be driven by it either",
+    source_kind="article",
+    quote=Q_LAB_CODE,
+    refuted="PIPELINE_ARGS has no token_count argument (the count is an argument of generate, which the "
+            "lab also passes, so token_count=0 is an error, not a no-op); PIPELINE(model, "
+            "'20B_tokenizer.json') opens a file the lab never downloads (its only download is the model) and "
+            "the rwkv package does not ship (it ships the World vocabulary only); RWKV(...) and "
+            "pipeline.generate(...) are current API and run",
 )
 
 RWKV_MEMORY_FLAT = Claim(
     id="sequence/rwkv/memory_flat",
     statement="RWKV's inference memory does not grow with generated length: peak memory generating 50, "
               f"100, 200 and 400 tokens with rwkv's PIPELINE stays flat. {_FLAT_MARGIN}",
-    source="article §2.6 ('inference memory does not grow with sequence length') and §6.2 (the sweep)",
+    source="article §6 (lab intro) and §6.2 (the sweep)",
     metric="peak memory, highest over the sweep / at 50 tokens",
     unit="x",
     comparison="<=",
     expected=1.0,
     margin=0.01,
     better="lower",
+    source_kind="article",
+    quote=Q_LAB_INTRO,
 )
 
 RWKV_MEMORY_FLAT_CUDA = Claim(
     id="sequence/rwkv/memory_flat_cuda_fp16",
-    statement="the §6.2 lab on a GPU: an RWKV-4 0.1B-shaped model on 'cuda fp16', one generation per length "
-              f"(50/100/200/400 tokens), torch.cuda.max_memory_allocated stays flat. {_FLAT_MARGIN}",
+    statement="the §6.2 lab on a GPU: an RWKV-4 169M-shaped model (the lab's RWKV-4-Pile-169M, random "
+              "weights) on 'cuda fp16', one generation per length (50/100/200/400 tokens), "
+              f"torch.cuda.max_memory_allocated stays flat. {_FLAT_MARGIN}",
     source="article §6.1-6.2 (strategy 'cuda fp16', max_memory_allocated after reset_peak_memory_stats)",
     metric="peak CUDA memory above the loaded model, highest over the sweep / at 50 tokens",
     unit="x",
@@ -67,120 +98,115 @@ RWKV_MEMORY_FLAT_CUDA = Claim(
     margin=0.01,
     better="lower",
     tolerance=0.01,
+    source_kind="article",
+    quote=Q_LAB_OBSERVATION,
 )
 
 MAMBA_MEMORY_FLAT = Claim(
     id="sequence/mamba/memory_flat",
     statement="Mamba's inference memory is constant: peak memory generating 50, 100, 200 and 400 tokens "
               f"with transformers' MambaForCausalLM.generate stays flat. {_FLAT_MARGIN}",
-    source="article §2.6 ('because there is no KV cache, inference memory is constant') and its table",
+    source="article §2.6 (Mamba paragraph)",
     metric="peak memory, highest over the sweep / at 50 tokens",
     unit="x",
     comparison="<=",
     expected=1.0,
     margin=0.01,
     better="lower",
+    source_kind="article",
+    quote=Q_MAMBA_MEMORY,
 )
 
 TRANSFORMER_MEMORY_GROWS = Claim(
     id="sequence/transformer/memory_grows",
     statement="a Transformer's inference memory grows with the sequence: peak memory generating 400 tokens "
-              "exceeds the peak at 50 by at least the KV cache of the 350 tokens in between",
-    source="article §2.6 table ('Transformer: memory grows with sequence, limited by KV cache') and §6.2",
+              "exceeds the peak at 50 by at least the KV cache of the 350 tokens in between (tiny "
+              "Llama-style, transformers' generate)",
+    source="article §2.6 table, Transformer row, 'Memory (Inference)' column",
     metric="peak growth 50->400 tokens / KV cache bytes of 350 tokens",
     unit="x",
     comparison=">=",
     expected=1.0,
     better="none",
+    source_kind="article",
+    quote=Q_TABLE_TRANSFORMER,
 )
 
 RWKV_STATE_CONSTANT = Claim(
     id="sequence/rwkv/state_bytes_constant",
-    statement="RWKV's recurrent state has the same bytes after 50, 100, 200 and 400 tokens: 5 vectors of "
-              "n_embd per layer (tiny RWKV-4, rwkv package, fp32)",
-    source="article §2.6 ('RNN's O(1) inference memory'); Peng et al. 2023 (RWKV), recurrent form of WKV; "
-           "rwkv.model state layout",
+    statement="RWKV's recurrent state has the same bytes after 50, 100, 200 and 400 tokens of the lab's "
+              "generation: 5 vectors of n_embd per layer (tiny RWKV-4, rwkv package, fp32)",
+    source="article §2.6 table, RWKV row, 'Memory (Inference)' column; Peng et al. 2023 (RWKV), recurrent "
+           "form of WKV; rwkv.model state layout",
     metric="state bytes at the length farthest from the closed form",
     unit="bytes",
     comparison="==",
-    expected=rwkv4_state_bytes(RWKV4_TINY_WORLD.n_layer, RWKV4_TINY_WORLD.n_embd, 4),
+    expected=rwkv4_state_bytes(RWKV4_TINY_PILE.n_layer, RWKV4_TINY_PILE.n_embd, 4),
     better="lower",
+    source_kind="article",
+    quote=Q_TABLE_RWKV,
 )
 
 MAMBA_STATE_CONSTANT = Claim(
     id="sequence/mamba/state_bytes_constant",
     statement="Mamba's cache (conv window and SSM state per layer) has the same bytes after 50, 100, 200 "
-              "and 400 tokens (tiny Mamba, transformers, fp32)",
-    source="article §2.6 ('no KV cache, inference memory is constant'); Gu & Dao 2023 (Mamba): the "
+              "and 400 generated tokens (tiny Mamba, transformers, fp32)",
+    source="article §2.6 table, Mamba row, 'Memory (Inference)' column; Gu & Dao 2023 (Mamba): the "
            "selective SSM's state (d_inner x d_state) and the short convolution's window (d_conv) per layer",
     metric="cache bytes at the length farthest from the closed form",
     unit="bytes",
     comparison="==",
     expected=_mamba_state_bytes(TINY_MAMBA, 4, 4),
     better="lower",
+    source_kind="article",
+    quote=Q_TABLE_MAMBA,
 )
 
 KV_CACHE_LINEAR = Claim(
     id="sequence/transformer/kv_cache_linear",
     statement="a Transformer's KV cache grows linearly: the cache object holds 2 x layers x kv_heads x "
-              "head_dim x tokens x dtype bytes at 50, 100, 200 and 400 tokens (tiny Llama-style, GQA, fp32)",
-    source="article §2.4 and §2.6 table ('limited by KV cache'); Ainslie et al. 2023 (GQA) §2",
+              "head_dim x tokens x dtype bytes at 50, 100, 200 and 400 tokens of a generation (tiny "
+              "Llama-style, GQA, fp32)",
+    source="article §6.2 (the lab's printed observation); Ainslie et al. 2023 (GQA) §2",
     metric="cache bytes per token at the length farthest from the closed form",
     unit="bytes/token",
     comparison="==",
     expected=kv_cache_bytes(TINY_LLAMA, 1, 4),
     better="lower",
+    source_kind="article",
+    quote=Q_LAB_KV,
 )
 
-STATE_VS_KV_AT_100K = Claim(
-    id="sequence/state_vs_kv_at_100k",
-    statement="at full published sizes, processing 1K and 100K tokens uses the same state memory for "
-              "RWKV-4 169M and Mamba-130m, while a Transformer of similar size (Pythia-160m) holds a KV "
-              "cache 100x larger",
-    source="article §2.6 ('processing 1K tokens and 100K tokens uses the same amount of memory') and §3 "
-           "scenario 2; configs: BlinkDL/rwkv-4-pile-169m, state-spaces/mamba-130m-hf, "
-           "EleutherAI/pythia-160m",
-    metric="recurrent state bytes at 100K / at 1K tokens (the larger of RWKV-4 169M and Mamba-130m, fp16)",
+RWKV_MEMORY_1K_VS_100K = Claim(
+    id="sequence/rwkv/memory_1k_vs_100k",
+    statement="RWKV processing 1K tokens and 100K tokens uses the same memory: 100,000 tokens fed through "
+              "a tiny RWKV-4 in rwkv's PIPELINE chunks (256); the state bytes plus the peak bytes of "
+              "processing the chunk that ends at token 1,000 equal those of the chunk that ends at token "
+              "100,000",
+    source="article §2.6 (RWKV paragraph)",
+    metric="(state + chunk peak bytes) after 100K tokens / after 1K tokens",
     unit="x",
     comparison="==",
     expected=1.0,
     better="lower",
+    source_kind="article",
+    quote=Q_1K_100K,
 )
 
-DECODE_COST_RWKV = Claim(
-    id="sequence/decode_cost_vs_context/rwkv",
-    statement="RWKV's work per generated token does not depend on the context: decode FLOPs after 128, 1K "
-              "and 4K tokens are equal (tiny RWKV-4, rwkv package)",
-    source="article §2.6 table (RWKV inference O(n) in total, so constant per token); Peng et al. 2023",
-    metric="decode FLOPs per token, largest / smallest over the contexts",
-    unit="x",
+FULL_SIZE_CLOSED_FORMS = Claim(
+    id="sequence/full_size/state_and_cache_closed_forms",
+    statement="the state and cache closed forms hold at full published sizes: RWKV-4 169M's state through "
+              "rwkv ('cpu fp16', after one and after two tokens), Mamba-130m's cache (transformers, meta, "
+              "fp16, after a prompt and after a further step) and Pythia-160m's KV cache after 1K- and "
+              "128K-token prompts (transformers, meta, fp16) equal their closed forms",
+    source="suite consistency check behind the state and cache claims; configs BlinkDL/rwkv-4-pile-169m, "
+           "state-spaces/mamba-130m-hf, EleutherAI/pythia-160m",
+    metric="objects whose bytes equal the closed form (of 5)",
+    unit="objects",
     comparison="==",
-    expected=1.0,
-    better="lower",
-)
-
-DECODE_COST_MAMBA = Claim(
-    id="sequence/decode_cost_vs_context/mamba",
-    statement="Mamba's work per generated token does not depend on the context: decode FLOPs after 128, 1K "
-              "and 4K tokens are equal (tiny Mamba, transformers)",
-    source="article §2.6 and table (Mamba inference O(n) in total, so constant per token); Gu & Dao 2023",
-    metric="decode FLOPs per token, largest / smallest over the contexts",
-    unit="x",
-    comparison="==",
-    expected=1.0,
-    better="lower",
-)
-
-DECODE_COST_TRANSFORMER = Claim(
-    id="sequence/decode_cost_vs_context/transformer",
-    statement="a Transformer's work per generated token grows linearly with the context: each cached "
-              "token adds QK^T and AV work, 4 x layers x heads x head_dim FLOPs (tiny Llama-style, eager "
-              "attention)",
-    source="article §2.4 ('computation O(n^2)') and §2.6 table (Transformer inference O(n^2) in total)",
-    metric="decode FLOPs per added context token, on the segment (128-1K, 1K-4K) farthest from the "
-           "closed form",
-    unit="FLOPs/token",
-    comparison="==",
-    expected=attention_flops_per_context_token(TINY_LLAMA),
-    better="lower",
+    expected=5,
+    better="higher",
+    source_kind="suite",
+    quote="the closed forms of state and KV-cache bytes used by the sequence claims hold for the real "
+          "objects at the published sizes, not only for the tiny models",
 )

@@ -1,5 +1,7 @@
 """RWKV-4 through the `rwkv` package (the article's engine): random-weight checkpoints with the real key
-layout, validated before rwkv sees them, loaded with `rwkv.model.RWKV` and driven by `rwkv.utils.PIPELINE`.
+layout, validated before rwkv sees them, loaded with `rwkv.model.RWKV`; the same architecture through
+transformers' RwkvForCausalLM where a claim needs training or the meta device. The §6 lab's calls
+(PIPELINE, generation) live in `effcheck.models.rwkv_lab`.
 
 No hub is reachable, so a checkpoint is written here from a config: the same keys and shapes as the
 published RWKV-4 files (BlinkDL/RWKV-LM, RWKV-v4/src/model.py), random values. rwkv reads the version
@@ -9,14 +11,12 @@ file, so `validate_rwkv4` checks every key and shape first and names the one tha
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import functools
 import gc
 import math
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,14 @@ RWKV4_TINY_PILE = Rwkv4Config(
     n_layer=2, n_embd=64, vocab_size=50277,
     source="tiny RWKV-4 with the lab model's Pile vocabulary, to replay the lab's calls quickly",
 )
+# The published RWKV-4 Pile series (BlinkDL/rwkv-4-pile-<size> model cards; Peng et al. 2023 Table 1):
+# (n_layer, n_embd), vocabulary 50277 (GPT-NeoX's 20B tokenizer), untied head.
+RWKV4_PILE = {
+    size: Rwkv4Config(n_layer=layers, n_embd=width, vocab_size=50277,
+                      source=f"BlinkDL/rwkv-4-pile-{size.lower()}: {layers} layers, d_model {width}")
+    for size, (layers, width) in {"169M": (12, 768), "430M": (24, 1024), "1.5B": (24, 2048), "3B": (32, 2560),
+                                  "7B": (32, 4096), "14B": (40, 5120)}.items()
+}
 RWKV4_TINY_WORLD = Rwkv4Config(
     n_layer=2, n_embd=64, vocab_size=WORLD_VOCAB,
     source="tiny RWKV-4 for CPU generation; World vocabulary so the shipped tokenizer can drive it",
@@ -248,134 +256,26 @@ def load_rwkv4(path: str | Path, strategy: str) -> Any:
         gc.unfreeze()
 
 
-@functools.lru_cache(maxsize=1)
-def _world_pipeline_template() -> Any:
-    _, utils_mod = import_rwkv()
-    return utils_mod.PIPELINE(None, WORLD_TOKENIZER)
+def hf_rwkv_config(config: Rwkv4Config) -> Any:
+    """transformers' RwkvConfig for an RWKV-4 shape (its RwkvForCausalLM has the same weights as rwkv's
+    checkpoint layout: tests check the counts agree)."""
+    transformers = require("transformers", "llm")
+    return transformers.RwkvConfig(
+        vocab_size=config.vocab_size, hidden_size=config.n_embd, num_hidden_layers=config.n_layer,
+        attention_hidden_size=config.n_att, intermediate_size=config.n_ffn, context_length=1024,
+        tie_word_embeddings=False, bos_token_id=None, eos_token_id=None)
 
 
-def world_pipeline(model: Any) -> Any:
-    """rwkv.utils.PIPELINE(model, "rwkv_vocab_v20230424"): the tokenizer the package ships (the World
-    vocabulary). Building its trie takes seconds, so one is built per process and shared."""
-    pipeline = copy.copy(_world_pipeline_template())
-    pipeline.model = model
-    return pipeline
+@functools.lru_cache(maxsize=8)
+def hf_rwkv(config: Rwkv4Config, device: str = "cpu", seed: int = 0) -> Any:
+    """transformers' RwkvForCausalLM for `config`, random weights (seeded), eval mode; 'meta' for shapes."""
+    transformers = require("transformers", "llm")
+    import torch
 
-
-def shipped_tokenizer_files() -> list[str]:
-    """Tokenizer and vocabulary files inside the installed rwkv package."""
-    _, utils_mod = import_rwkv()
-    root = Path(utils_mod.__file__).parent
-    return sorted(p.name for p in root.iterdir() if p.suffix in (".json", ".txt")
-                  and ("token" in p.name.lower() or "vocab" in p.name.lower()))
-
-
-# -- the article's lab (§6.1-6.2) ----------------------------------------------------------------------
-LAB_PROMPT = "The key advantage of efficient architecture design is"
-# the lab's PIPELINE_ARGS, less token_count (which the current PIPELINE_ARGS refuses)
-LAB_ARGS = {"temperature": 1.0, "top_p": 0.7, "alpha_frequency": 0.25, "alpha_presence": 0.25}
-
-
-@dataclass(frozen=True)
-class LabCall:
-    code: str
-    error: str | None  # None: the call ran
-
-
-def _attempt(calls: list[LabCall], code: str, fn: Callable[[], Any]) -> Any:
-    try:
-        result = fn()
-    except Exception as exc:  # noqa: BLE001 - whatever the package raises is the evidence
-        calls.append(LabCall(code, f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"))
-        return None
-    calls.append(LabCall(code, None))
-    return result
-
-
-@contextlib.contextmanager
-def _working_directory(path: Path) -> Iterator[None]:
-    """contextlib.chdir, which Python 3.10 lacks."""
-    previous = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
-
-
-def replay_lab_calls(workdir: str | Path, strategy: str) -> tuple[LabCall, ...]:
-    """Run the lab's four rwkv calls as written, in a folder holding only what the lab downloads (its model,
-    as rwkv-169m.pth: here a tiny RWKV-4 with the lab model's Pile vocabulary). Where a call fails, the
-    next ones run on its current-API equivalent, so each call is judged on its own."""
-    import warnings
-
-    model_mod, utils_mod = import_rwkv()
-    workdir = Path(workdir)
-    write_rwkv4_checkpoint(workdir / "rwkv-169m", RWKV4_TINY_PILE)
-    calls: list[LabCall] = []
-    with _working_directory(workdir), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*torch.jit.*deprecated", category=FutureWarning)
-        gc.freeze()  # see load_rwkv4: the loader's per-layer gc.collect() calls, cheap
-        try:
-            model = _attempt(calls, f'RWKV(model="rwkv-169m", strategy="{strategy}")',
-                             lambda: model_mod.RWKV(model="rwkv-169m", strategy=strategy))
-        finally:
-            gc.unfreeze()
-        args_code = ", ".join(f"{k}={v}" for k, v in LAB_ARGS.items())
-        args = _attempt(calls, f"PIPELINE_ARGS({args_code}, token_count=0)",
-                        lambda: utils_mod.PIPELINE_ARGS(**LAB_ARGS, token_count=0))
-        args = args or utils_mod.PIPELINE_ARGS(**LAB_ARGS)
-        if model is None:
-            needs_model = ('PIPELINE(model, "20B_tokenizer.json")',
-                           "pipeline.generate(prompt, token_count=50, args=args)")
-            return (*calls, *(LabCall(code, "not run: the model did not load") for code in needs_model))
-        pipeline = _attempt(calls, 'PIPELINE(model, "20B_tokenizer.json")',
-                            lambda: utils_mod.PIPELINE(model, "20B_tokenizer.json"))
-        pipeline = pipeline or world_pipeline(model)
-        _attempt(calls, "pipeline.generate(prompt, token_count=50, args=args)",
-                 lambda: pipeline.generate(LAB_PROMPT, token_count=50, args=args))
-    return tuple(calls)
-
-
-class _TickingModel:
-    """Stands in for the model inside PIPELINE.generate: before each forward after the prompt's, the
-    previous token is complete (sampled, penalised, decoded), so tick()."""
-
-    def __init__(self, model: Any, tick: Callable[[], None]) -> None:
-        self._model = model
-        self._tick = tick
-        self._prompt_done = False
-
-    def forward(self, tokens: list[int], state: Any) -> Any:
-        if self._prompt_done:
-            self._tick()
-        self._prompt_done = True
-        return self._model.forward(tokens, state)
-
-
-def generate_lab(pipeline: Any, token_count: int, tick: Callable[[], None] | None = None,
-                 seed: int = 0) -> str:
-    """The lab's generation on the current API: pipeline.generate(LAB_PROMPT, token_count, args) with the
-    lab's sampling arguments; the sampler draws from numpy's global generator, seeded here and restored."""
-    import numpy as np
-
-    _, utils_mod = import_rwkv()
-    if len(pipeline.encode(LAB_PROMPT)) > utils_mod.PIPELINE_ARGS().chunk_len:
-        raise ValueError("the lab prompt must fit one chunk, so only generated tokens tick")
-    saved = np.random.get_state()
-    model = pipeline.model
-    np.random.seed(seed)
-    if tick is not None:
-        pipeline.model = _TickingModel(model, tick)
-    try:
-        args = utils_mod.PIPELINE_ARGS(**LAB_ARGS)
-        text = pipeline.generate(LAB_PROMPT, token_count=token_count, args=args)
-    finally:
-        pipeline.model = model
-        np.random.set_state(saved)
-    if tick is not None:
-        tick()  # the last token is complete
-    return text
+    torch.manual_seed(seed)
+    with torch.device(device):
+        model = transformers.RwkvForCausalLM(hf_rwkv_config(config))
+    return model.eval()
 
 
 def forward_tokens(model: Any, tokens: list[int], state: Any = None, chunk_len: int = 256) -> tuple[Any, Any]:

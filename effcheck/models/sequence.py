@@ -138,11 +138,13 @@ def token_ids(n: int, device: str = "cpu", seed: int = 0, vocab: int = 50000) ->
 
 
 def prefill(model: Any, n: int, device: str = "cpu") -> tuple[Any, Any]:
-    """Run n prompt tokens with a cache: (the real cache object, the next greedy token as a (1, 1) batch)."""
+    """Run n prompt tokens with a cache: (the real cache object, the next greedy token as a (1, 1) batch).
+    Only the last position's logits are computed (logits_to_keep=1), as generate does: the LM head over
+    every prompt position would be most of a tiny model's prefill and changes nothing in the cache."""
     import torch
 
     with torch.no_grad():
-        out = model(input_ids=token_ids(n, device), use_cache=True)
+        out = model(input_ids=token_ids(n, device), use_cache=True, logits_to_keep=1)
     return out.cache, out.logits[:, -1:].argmax(-1)
 
 
@@ -156,14 +158,24 @@ def decode_step(model: Any, cache: Any, token: Any) -> Any:
 
 
 class TokenTicker:
-    """A transformers streamer that calls tick() once per generated token (its first put is the prompt)."""
+    """A transformers streamer that calls on_token(cache) and tick() once per generated token (its first put
+    is the prompt). The cache is the one generate passed to the model's last forward: at the k-th tick it
+    holds the prompt and the first k-1 generated tokens (the k-th is fed next)."""
 
-    def __init__(self, tick: Any) -> None:
-        self._tick = tick
+    def __init__(self, tick: Any, on_token: Any = None) -> None:
+        self._tick = tick or (lambda: None)
+        self._on_token = on_token
         self._prompt_seen = False
+        self.cache: Any = None
+
+    def watch(self, _module: Any, _args: Any, kwargs: dict[str, Any]) -> None:
+        """A forward pre-hook (with_kwargs=True): remember the cache generate hands the model."""
+        self.cache = kwargs.get("cache", self.cache)
 
     def put(self, value: Any) -> None:
         if self._prompt_seen:
+            if self._on_token is not None:
+                self._on_token(self.cache)
             self._tick()
         self._prompt_seen = True
 
@@ -171,11 +183,44 @@ class TokenTicker:
         pass
 
 
-def generate_greedy(model: Any, prompt: Any, new_tokens: int, tick: Any = None) -> Any:
-    """model.generate for exactly `new_tokens` greedy tokens (the tiny configs have no eos token)."""
+def generate_greedy(model: Any, prompt: Any, new_tokens: int, tick: Any = None, on_token: Any = None) -> Any:
+    """model.generate for exactly `new_tokens` greedy tokens (the tiny configs have no eos token); tick()
+    and on_token(cache) once per generated token (see TokenTicker)."""
     import torch
 
-    streamer = TokenTicker(tick) if tick is not None else None
-    with torch.no_grad():
-        return model.generate(prompt, max_new_tokens=new_tokens, do_sample=False, streamer=streamer,
-                              return_dict_in_generate=True)
+    streamer = TokenTicker(tick, on_token) if (tick is not None or on_token is not None) else None
+    hook = model.register_forward_pre_hook(streamer.watch, with_kwargs=True) if on_token is not None else None
+    try:
+        with torch.no_grad():
+            return model.generate(prompt, max_new_tokens=new_tokens, do_sample=False, streamer=streamer,
+                                  return_dict_in_generate=True)
+    finally:
+        if hook is not None:
+            hook.remove()
+
+
+def mamba_transitions(model: Any, ids: Any) -> list[Any]:
+    """The discretised state transitions A_bar = exp(Delta * A) a transformers Mamba forward computes, one
+    per layer (batch x d_inner x length x d_state), caught as the library's own aten.exp outputs of that
+    shape: the selective scan's first step (Gu & Dao 2023, Algorithm 2)."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    cfg = model.config
+    inner = cfg.intermediate_size
+    found: list[Any] = []
+
+    class Transitions(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+            out = func(*args, **(kwargs or {}))
+            if func.overloadpacket is torch.ops.aten.exp and out.dim() == 4 \
+                    and out.shape[1] == inner and out.shape[3] == cfg.state_size:
+                found.append(out.detach().clone())
+            return out
+
+    with torch.no_grad(), Transitions():
+        model(input_ids=ids, use_cache=False)
+    if len(found) != cfg.num_hidden_layers:
+        raise RuntimeError(f"caught {len(found)} transitions exp(Delta*A) for {cfg.num_hidden_layers} layers: "
+                           "transformers' Mamba no longer computes A_bar as one exp (see mamba_selective_scan)")
+    return found
