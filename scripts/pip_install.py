@@ -40,13 +40,16 @@ def main(argv: list[str]) -> int:
         argv = argv[2:]
     if argv[:1] == ["--"]:
         argv = argv[1:]
+    # never -q: pip's conflict explanation is info-level, and its output is captured and shown only on failure
+    argv = [a for a in argv if a not in ("-q", "--quiet")]
     command = [sys.executable, "-m", "pip", "install", *(f"--constraint={c}" for c in constraints), *argv]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode == 0:
         return 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
     print("\n".join(errors[-5:]), file=sys.stderr)
-    output = (result.stdout + result.stderr).splitlines()
+    output = [line for line in (result.stdout + result.stderr).splitlines()
+              if not line.startswith("WARNING: Location")]  # this machine's index mirrors, per package
     start = next((i for i, line in enumerate(output) if "conflict is caused by" in line), None)
     conflict = [] if start is None else [line for line in output[start:start + 12] if line.strip()]
     conflict = conflict[:next((i for i, line in enumerate(conflict) if "To fix this" in line), len(conflict))]
