@@ -376,7 +376,7 @@ def test_concurrent_runs_each_keep_their_file(suite):
     assert all(p.returncode == 0 for p in procs), outputs
     runs = _runs(suite)
     assert len(runs) == n and len({r.name.split("_", 1)[0] for r in runs}) == n
-    assert not list((suite.path / ".benchmarks").rglob(".effcheck-*"))  # no temporary file left
+    assert not list((suite.path / ".benchmarks").rglob(".effcheck-*.tmp"))  # no temporary file left
 
 
 def test_xdist_loses_nothing_and_timed_tests_run_alone(suite):
