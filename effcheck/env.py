@@ -122,7 +122,7 @@ def software_versions(env: Mapping[str, Any]) -> dict[str, str]:
     libraries = env.get("libraries")
     if isinstance(libraries, Mapping):
         for name, version in libraries.items():
-            if name != "torch" and version is not None:
+            if version is not None and str(name) not in found:  # top-level torch (with its build) wins
                 found[str(name)] = str(version)
     return found
 

@@ -45,7 +45,7 @@ class EffcheckSession:
         self._deltas: dict[str, Delta] = {}
         self._env: dict[str, Any] | None = None
         self._ledger: Ledger | None = None
-        self._history: Any = None  # store.History, read once on first use
+        self._history: Any = None  # history.History, read once on first use
         self.warnings: list[str] = []  # one line each: skipped files, settings that look wrong
         self.pinned: str | None = None  # the run named by --effcheck-baseline / --benchmark-compare=NNNN
         self.saved_path: str | None = None
@@ -138,7 +138,7 @@ class EffcheckSession:
     # -- the baselines ----------------------------------------------------------------------------
     def history(self) -> Any:
         if self._history is None:
-            from effcheck.store import load_history
+            from effcheck.history import load_history
 
             self._history = load_history(storage_dir(self.config), self.warnings.append,
                                          update_index=self._saving() and not self.is_worker)

@@ -12,7 +12,6 @@ and never keeps a second store. The history only grows:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import errno
 import json
@@ -24,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from effcheck.baseline import BaselineIndex, entries_from_facts, facts_of, recorded_time
+from effcheck.baseline import recorded_time
 from effcheck.errors import BaselineError, CorruptFileError, EffcheckError, SchemaError, UsageError
-from effcheck.records import Ledger, ledger_header
+from effcheck.records import Ledger
 
 LEDGER_KEY = "effcheck"
 ACCEPTED_FILE = "effcheck-accepted.jsonl"
@@ -315,109 +314,6 @@ def record_acceptance(storage: str | os.PathLike[str], run: str, claims: Iterabl
     except OSError as exc:
         raise _storage_error(path, exc) from exc
     return path
-
-
-# -- the baselines ------------------------------------------------------------------------------------
-
-
-INDEX_FILE = ".effcheck-index.json"
-_INDEX_VERSION = 1
-
-
-@dataclass
-class History:
-    """The storage as the gate sees it: the per-claim baseline index, and which claims each run measured."""
-
-    storage: Path
-    measured: dict[str, set[str]]  # run stem -> claim ids it measured
-    index: BaselineIndex
-
-    def measured_in(self, run: str) -> set[str]:
-        return self.measured.get(run, set())
-
-
-def _read_index(root: Path) -> dict[str, Any]:
-    """The cache of each run file's selection facts, keyed by path and checked by size, mtime and inode:
-    a file added, removed or edited by hand is simply read again. Any problem: no cache."""
-    try:
-        data = json.loads((root / INDEX_FILE).read_text(encoding="utf-8"))
-        if data.get("version") == _INDEX_VERSION and isinstance(data.get("files"), dict):
-            return data["files"]
-    except (OSError, ValueError, AttributeError):
-        pass
-    return {}
-
-
-def _parse_run(path: Path) -> tuple[dict[str, Any], list[Any]]:
-    data = read_json(path)
-    if not isinstance(data, dict) or "benchmarks" not in data or LEDGER_KEY not in data:
-        ledger_from_json(data, str(path))  # raises the reason, naming the file
-    try:
-        header = ledger_header(data[LEDGER_KEY])
-        return header, facts_of(header)
-    except SchemaError as exc:
-        raise SchemaError(f"{path}: {exc}; move it aside or restore it") from exc
-
-
-def _stored_results(path: Path) -> Callable[[str], tuple[Any, Any]]:
-    """A claim's stored result and its run's environment, read from the file on first use (once per file)."""
-    memo: dict[str, Any] = {}
-
-    def stored(claim_id: str) -> tuple[Any, Any]:
-        if not memo:
-            try:
-                header, _ = _parse_run(path)
-            except EffcheckError as exc:
-                raise SchemaError(str(exc)) from exc
-            memo["environment"] = header["environment"]
-            memo["results"] = {r["claim"]["id"]: r for r in header["results"]}
-        if claim_id not in memo["results"]:
-            raise SchemaError(f"{path}: changed since it was indexed ({claim_id} is gone)")
-        return memo["results"][claim_id], memo["environment"]
-
-    return stored
-
-
-def load_history(storage: str | os.PathLike[str], warn: Warn | None = None, update_index: bool = False) -> History:
-    """Index every run's claims (a bad file is skipped with one warning). Only the fields selection needs
-    are read, from the index cache where the file is unchanged; a full record is read for the few
-    entries compared with. update_index: rewrite the cache (a session that saves runs does)."""
-    root = Path(storage)
-    accepted = read_acceptances(root, warn)
-    cached = _read_index(root)
-    fresh: dict[str, Any] = {}
-    index = BaselineIndex()
-    measured: dict[str, set[str]] = {}
-    for run in list_runs(root):
-        try:
-            stat = run.path.stat()
-        except OSError:
-            continue
-        key, signature = str(run.path.relative_to(root)), [stat.st_size, stat.st_mtime_ns, stat.st_ino]
-        record = cached.get(key)
-        if not (isinstance(record, dict) and record.get("signature") == signature):
-            try:
-                header, facts = _parse_run(run.path)
-                record = {"signature": signature, "created": header["created"], "complete": header["complete"],
-                          "accepted": list(header["accepted"]), "facts": [f for f in facts if f is not None]}
-            except EffcheckError as exc:
-                message = str(exc)
-                record = {"signature": signature,
-                          "error": message if str(run.path) in message else f"{run.path}: {message}"}
-        fresh[key] = record
-        if "error" in record:
-            if warn is not None:
-                warn(f"skipping {record['error']}")
-            continue
-        header = {"created": record["created"], "complete": record["complete"],
-                  "accepted": tuple(record["accepted"])}
-        index.add(entries_from_facts(run.name, int(run.number), header, record["facts"],
-                                     accepted.get(run.name, ()), _stored_results(run.path)))
-        measured[run.name] = {f[0] for f in record["facts"]}
-    if update_index and fresh != cached:
-        with contextlib.suppress(EffcheckError):  # only a cache: the next session reads the files again
-            write_json_atomic(root / INDEX_FILE, {"version": _INDEX_VERSION, "files": fresh})
-    return History(root, measured, index)
 
 
 # -- --effcheck-json: a file of our own, never anything else ---------------------------------------------

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from effcheck.baseline import entries_of, scope_of, select
+from effcheck.env import software_versions
 from effcheck.gate import Delta, GatePolicy, Status, compare_results
 from effcheck.records import Claim, ClaimResult, Ledger, Verdict
 
@@ -88,17 +90,9 @@ def parse_time(text: str, fallback: dt.datetime | None = None) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
-def versions(env: Mapping[str, Any]) -> dict[str, str]:
-    """The software a run measured under: python and every library version recorded."""
-    found = {"python": str(env.get("python"))} if env.get("python") else {}
-    libraries = env.get("libraries")
-    if isinstance(libraries, Mapping):
-        found.update({str(k): str(v) for k, v in libraries.items() if v is not None})
-    return found
-
-
 def version_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[str, ...]:
-    old, new = versions(before), versions(after)
+    """Every software version that differs, in name order (env.software_versions reads them)."""
+    old, new = software_versions(before), software_versions(after)
     changes = []
     for name in sorted(set(old) | set(new)):
         if old.get(name) != new.get(name):
@@ -130,12 +124,20 @@ def _baseline(claim_id: str, runs: Sequence[Run], latest: Run) -> tuple[str | No
     recorded = _recorded_delta(latest, claim_id)
     if recorded is not None and recorded.baseline_run and recorded.status not in _NOTHING_COMPARED:
         return recorded.baseline_run, recorded  # what the gate said when the run was made
-    # not gated, or the gate's baseline run lacked the claim (a subset run): the newest earlier accepted run
-    for run in reversed(runs[:-1]):
-        previous = run.ledger.by_id().get(claim_id)
-        if previous is not None and previous.measurement is not None and previous.verdict in ACCEPTABLE:
-            return run.name, compare_results(result, previous, GatePolicy(), run.name)
-    return None, None
+    # not gated, or the gate's baseline run lacked the claim (a subset run): the run the gate's own
+    # selection (effcheck.baseline) would pick among the earlier ones
+    entries = [e for run in runs[:-1] for e in entries_of(run.name, _number(run.name), run.ledger)
+               if e.claim_id == claim_id]
+    chosen = select(entries, scope_of(result, latest.ledger.environment)).baseline
+    if chosen is None:
+        return None, None
+    return chosen.run, compare_results(result, chosen.result, GatePolicy(), chosen.run)
+
+
+def _number(run_name: str) -> int:
+    """pytest-benchmark's counter from a run's name ("0007_abc" -> 7), the tie-break of equal times."""
+    head = run_name.split("_", 1)[0]
+    return int(head) if head.isdigit() else 0
 
 
 def scope_history(scope: str, runs: Sequence[Run]) -> ScopeHistory:

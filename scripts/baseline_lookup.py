@@ -4,7 +4,7 @@
 
 Writes RUNS run files shaped like the suite's (CLAIMS claims each, a third of them timed with SAMPLES
 samples, the full environment) into a temporary storage, then times what a session does: read every
-run once (effcheck.store.load_history) and select each claim's baseline. It also checks the answer
+run once (effcheck.history.load_history) and select each claim's baseline. It also checks the answer
 stays right when files are removed or added by hand. Not a timed test: a measurement to report.
 """
 
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from effcheck.baseline import scope_of
 from effcheck.env import environment
+from effcheck.history import load_history
 from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict
-from effcheck.store import load_history
 
 
 def _ledger(run: int, claims: int, samples: int, env: dict) -> Ledger:

@@ -7,11 +7,11 @@ import os
 import pytest
 
 from effcheck.errors import CorruptFileError, SchemaError
+from effcheck.history import load_history
 from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict
 from effcheck.store import (
     ACCEPTED_FILE,
     create_run_file,
-    load_history,
     load_ledger,
     read_acceptances,
     record_acceptance,
