@@ -148,7 +148,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 
 
 def _chromium(page, tmp_path, *args):
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser is None:
         pytest.skip("no chromium on PATH: apt-get install -y chromium")
     profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
