@@ -16,6 +16,7 @@ from effcheck.errors import EffcheckError, UsageError
 from effcheck.gate import Delta, Status, compare_results
 from effcheck.options import Options, storage_dir
 from effcheck.records import Claim, ClaimResult, Ledger, Verdict
+from effcheck.timings import TIMING_KEY
 
 RESULT_KEY = "effcheck_result"
 CLAIMS_KEY = "effcheck_claims"
@@ -54,6 +55,7 @@ class EffcheckSession:
         self._interrupted = False
         self._lock_path: str | None = None
         self._ran_alone: set[str] = set()
+        self.timings: dict[str, dict[str, Any]] = {}  # pytest-benchmark stats that xdist workers reported
         self._created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
         if self.is_worker:
             self.pinned = config.workerinput.get("effcheck_pinned")
@@ -201,6 +203,8 @@ class EffcheckSession:
                 claims = [Claim.from_dict(c) for c in value]
             elif key == SERIAL_KEY:
                 self._ran_alone.add(report.nodeid)
+            elif key == TIMING_KEY:
+                self.timings[report.nodeid] = value
         for claim in claims:
             if (report.nodeid, claim.id) in self._results:
                 continue

@@ -41,8 +41,12 @@ class StorageError(UsageError):
 # -- writing ---------------------------------------------------------------------------------------
 
 
+def _unserializable(value: object) -> str:
+    return f"UNSERIALIZABLE[{value!r}]"  # what pytest-benchmark's own save writes for a non-JSON extra_info
+
+
 def _dump(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, allow_nan=False) + "\n").encode("utf-8")
+    return (json.dumps(data, indent=2, allow_nan=False, default=_unserializable) + "\n").encode("utf-8")
 
 
 @dataclass
