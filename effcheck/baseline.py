@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from collections.abc import Callable, Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -133,11 +134,16 @@ def entries_of(run: str, number: int, ledger: Ledger, accepted: Iterable[str] = 
 def raw_entries_of(run: str, number: int, header: Mapping[str, Any], accepted: Iterable[str] = ()) -> list[Entry]:
     """entries_of for a ledger as stored (records.ledger_header): reads only the fields selection needs.
     Raises SchemaError when one of those is malformed (the caller skips the file)."""
-    return [_entry(run, number, header, fact, accepted, lambda raw=raw: (raw, header["environment"]))
+    return [_entry(run, number, header, fact, accepted, functools.partial(_pair, raw, header))
             for raw, fact in zip(header["results"], facts_of(header), strict=True) if fact is not None]
 
 
-Fact = tuple  # (claim id, scope, noisy, verdict, recorded status): what selection needs of one result
+def _pair(raw: Mapping[str, Any], header: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    return raw, header["environment"]
+
+
+# (claim id, scope, noisy, verdict, recorded status): what selection needs of one result
+Fact = tuple[str, str, bool, str, str | None]
 
 
 def facts_of(header: Mapping[str, Any]) -> list[Fact | None]:
@@ -171,11 +177,11 @@ def _entry(run: str, number: int, header: Mapping[str, Any], fact: Fact, accepte
     return Entry(run, number, recorded_time(header["created"]), cid, scope, ok, why, stored)
 
 
-def entries_from_facts(run: str, number: int, header: Mapping[str, Any], facts: Iterable[Fact],
+def entries_from_facts(run: str, number: int, header: Mapping[str, Any], facts: Iterable[Sequence[Any]],
                        accepted: Iterable[str], stored: Callable[[str], tuple[Mapping[str, Any], Mapping[str, Any]]],
                        ) -> list[Entry]:
     """Entries from cached facts; stored(claim_id) reads the full result from the run file when needed."""
-    return [_entry(run, number, header, tuple(f), accepted, lambda cid=f[0]: stored(cid)) for f in facts]
+    return [_entry(run, number, header, tuple(f), accepted, functools.partial(stored, f[0])) for f in facts]
 
 
 def _statuses(comparison: Any) -> dict[str, str]:

@@ -79,7 +79,8 @@ def verdict_label(result: ClaimResult) -> str:
     """The verdict as the claims table shows it: REFUTED is qualified by whose sentence was refuted."""
     if result.verdict is Verdict.REFUTED:
         return _REFUTED_LABELS[result.claim.source_kind]
-    return result.verdict.value
+    label: str = result.verdict.value  # a str enum's value (mypy types it Any once narrowed to some members)
+    return label
 
 
 def failed(claim: Claim, measurement: Measurement, reason: str, nodeid: str = "") -> ClaimResult:

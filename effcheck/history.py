@@ -42,7 +42,8 @@ def _read_index(root: Path) -> dict[str, Any]:
     try:
         data = json.loads((root / INDEX_FILE).read_text(encoding="utf-8"))
         if data.get("version") == _INDEX_VERSION and isinstance(data.get("files"), dict):
-            return data["files"]
+            files: dict[str, Any] = data["files"]  # a JSON object: checked just above
+            return files
     except (OSError, ValueError, AttributeError):
         pass
     return {}

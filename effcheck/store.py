@@ -83,7 +83,7 @@ def remove_stale_temps(directory: str | os.PathLike[str]) -> list[Path]:
     """Temporary files a killed run left (no process holds their lock): removed, and returned."""
     import fcntl
 
-    removed = []
+    removed: list[Path] = []
     root = Path(directory)
     if not root.is_dir():
         return removed

@@ -37,7 +37,8 @@ def time_calls(fn: Callable[[], Any], calls: int, device: str = "cpu") -> float:
             fn()
         end.record()
         end.synchronize()
-        return start.elapsed_time(end) / 1000.0 / calls
+        milliseconds: float = start.elapsed_time(end)
+        return milliseconds / 1000.0 / calls
     synchronize(device)
     t0 = time.perf_counter()
     for _ in range(calls):
