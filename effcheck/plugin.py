@@ -107,6 +107,10 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
         if item.get_closest_marker("gpu") is not None:
             _skip_without_cuda(item)
         _skip_where_no_claim_applies(item)
+        if runs_alone(item):  # timed: before any of its timing, pytest-benchmark's fixture included
+            from effcheck.meters.heap import steady_heap
+
+            steady_heap()
     try:
         return (yield)
     except MissingDependency as exc:
