@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from effcheck.env import device_key
@@ -37,6 +38,7 @@ DEVICE_METHODS = ("allocator", "max_memory_allocated", "memory_allocated", "memo
 _STANDING = frozenset({"new", "unchanged", "not compared"})
 _STANDING_NOISY = _STANDING | {"changed"}  # moved, but not significantly: drift the pool should hold
 _OLDEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+_FAIL = Verdict.FAIL.value  # read once: an enum member's .value is a descriptor call, paid per entry
 
 
 def scope_of(result: ClaimResult, environment: Mapping[str, Any]) -> str:
@@ -66,6 +68,19 @@ def accepted_by(patterns: Iterable[str], claim_id: str) -> bool:
     return any(fnmatch.fnmatchcase(claim_id, p) for p in patterns)
 
 
+def acceptor(patterns: Iterable[str]) -> Callable[[str], bool]:
+    """accepted_by for one set of patterns, compiled once: a run's many claims share its few patterns."""
+    found = tuple(patterns)
+    if not found:
+        return _accepts_none
+    match = re.compile("|".join(fnmatch.translate(p) for p in found)).match
+    return lambda claim_id: match(claim_id) is not None
+
+
+def _accepts_none(claim_id: str) -> bool:
+    return False
+
+
 def standing(result: ClaimResult, complete: bool, status: str | None, accepted: bool) -> tuple[bool, str]:
     """(whether this measurement may be a baseline, why not). status: the run's recorded comparison
     status for the claim, None when the run recorded no comparison (nothing judged it)."""
@@ -81,7 +96,7 @@ def _standing(measured: bool, verdict: str, noisy: bool, complete: bool, status:
         return False, "interrupted run"
     if accepted:
         return True, ""
-    if verdict == Verdict.FAIL.value:
+    if verdict == _FAIL:
         return False, "claim failed"
     allowed = _STANDING_NOISY if noisy else _STANDING
     if status is not None and status not in allowed:
@@ -133,8 +148,10 @@ def entries_of(run: str, number: int, ledger: Ledger, accepted: Iterable[str] = 
 def raw_entries_of(run: str, number: int, header: Mapping[str, Any], accepted: Iterable[str] = ()) -> list[Entry]:
     """entries_of for a ledger as stored (records.ledger_header): reads only the fields selection needs.
     Raises SchemaError when one of those is malformed (the caller skips the file)."""
-    return [_entry(run, number, header, fact, accepted, lambda raw=raw: (raw, header["environment"]))
-            for raw, fact in zip(header["results"], facts_of(header), strict=True) if fact is not None]
+    environment = header["environment"]
+    return _entries(run, number, header, accepted,
+                    ((fact, lambda raw=raw: (raw, environment))
+                     for raw, fact in zip(header["results"], facts_of(header), strict=True) if fact is not None))
 
 
 Fact = tuple  # (claim id, scope, noisy, verdict, recorded status): what selection needs of one result
@@ -163,19 +180,24 @@ def facts_of(header: Mapping[str, Any]) -> list[Fact | None]:
     return found
 
 
-def _entry(run: str, number: int, header: Mapping[str, Any], fact: Fact, accepted: Iterable[str],
-           stored: Stored) -> Entry:
-    cid, scope, noisy, verdict, status = fact
-    ok, why = _standing(True, verdict, noisy, bool(header["complete"]), status,
-                        accepted_by((*header["accepted"], *accepted), cid))
-    return Entry(run, number, recorded_time(header["created"]), cid, scope, ok, why, stored)
+def _entries(run: str, number: int, header: Mapping[str, Any], accepted: Iterable[str],
+             facts: Iterable[tuple[Fact, Stored]]) -> list[Entry]:
+    # What is the same for every claim of a run (its datetime, completeness, accepted patterns) is worked
+    # out once per run: a history of 1,000 runs holds some 60,000 entries (issue 9).
+    created, complete = recorded_time(header["created"]), bool(header["complete"])
+    accepts = acceptor((*header["accepted"], *accepted))
+    found = []
+    for (cid, scope, noisy, verdict, status), stored in facts:
+        ok, why = _standing(True, verdict, noisy, complete, status, accepts(cid))
+        found.append(Entry(run, number, created, cid, scope, ok, why, stored))
+    return found
 
 
 def entries_from_facts(run: str, number: int, header: Mapping[str, Any], facts: Iterable[Fact],
                        accepted: Iterable[str], stored: Callable[[str], tuple[Mapping[str, Any], Mapping[str, Any]]],
                        ) -> list[Entry]:
     """Entries from cached facts; stored(claim_id) reads the full result from the run file when needed."""
-    return [_entry(run, number, header, tuple(f), accepted, lambda cid=f[0]: stored(cid)) for f in facts]
+    return _entries(run, number, header, accepted, ((tuple(f), partial(stored, f[0])) for f in facts))
 
 
 def _statuses(comparison: Any) -> dict[str, str]:
