@@ -116,5 +116,5 @@ def load_history(storage: str | os.PathLike[str], warn: Warn | None = None, upda
         measured[run.name] = {f[0] for f in record["facts"]}
     if update_index and fresh != cached:
         with contextlib.suppress(EffcheckError):  # only a cache: the next session reads the files again
-            write_json_atomic(root / INDEX_FILE, {"version": _INDEX_VERSION, "files": fresh})
+            write_json_atomic(root / INDEX_FILE, {"version": _INDEX_VERSION, "files": fresh}, compact=True)
     return History(root, measured, index)
