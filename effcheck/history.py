@@ -8,9 +8,10 @@ cache: a file added, removed or edited by hand is read again, and any problem wi
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,11 +79,29 @@ def _stored_results(path: Path) -> Callable[[str], tuple[Any, Any]]:
     return stored
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Reading the history allocates some 100,000 lasting objects, none in a cycle: the collections they
+    trigger would walk the whole heap (a session's torch included) again and again for nothing."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def load_history(storage: str | os.PathLike[str], warn: Warn | None = None, update_index: bool = False) -> History:
     """Index every run's claims (a bad file is skipped with one warning). Only the fields selection needs
     are read, from the index cache where the file is unchanged; a full record is read for the few
     entries compared with. update_index: rewrite the cache (a session that saves runs does)."""
-    root = Path(storage)
+    with _gc_paused():
+        return _load(Path(storage), warn, update_index)
+
+
+def _load(root: Path, warn: Warn | None, update_index: bool) -> History:
     accepted = read_acceptances(root, warn)
     cached = _read_index(root)
     fresh: dict[str, Any] = {}

@@ -112,3 +112,26 @@ def test_acceptances_are_appended_beside_the_runs_and_bad_lines_skipped(tmp_path
     warnings = []
     assert read_acceptances(tmp_path, warnings.append) == {"0002_x": ("fam/*", "other/y")}
     assert len(warnings) == 2
+
+
+def test_reading_the_history_leaves_the_garbage_collector_as_it_found_it(tmp_path):
+    import gc
+
+    _save(tmp_path / "Linux", "a", _ledger(2.0))
+    (tmp_path / "Linux" / "0002_bad.json").write_text("{")
+    assert gc.isenabled()
+    load_history(tmp_path)
+    assert gc.isenabled()
+
+    def refuse(message):
+        raise RuntimeError(message)
+
+    with pytest.raises(RuntimeError, match="0002_bad.json"):
+        load_history(tmp_path, refuse)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_history(tmp_path)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
