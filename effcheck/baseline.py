@@ -21,9 +21,9 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cached_property
 from typing import Any
 
 from effcheck.env import device_key
@@ -104,7 +104,8 @@ def _standing(measured: bool, verdict: str, noisy: bool, complete: bool, status:
     return True, ""
 
 
-Stored = Callable[[], "tuple[Mapping[str, Any], Mapping[str, Any]]"]  # -> (stored result, run environment)
+# claim id -> (its stored result, the run's environment); one per run, shared by the run's entries
+Stored = Callable[[str], "tuple[Mapping[str, Any], Mapping[str, Any]]"]
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ class Entry:
 
     @cached_property
     def _stored(self) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
-        return self.stored()
+        return self.stored(self.claim_id)
 
     @property
     def environment(self) -> Mapping[str, Any]:
@@ -148,13 +149,14 @@ def entries_of(run: str, number: int, ledger: Ledger, accepted: Iterable[str] = 
 def raw_entries_of(run: str, number: int, header: Mapping[str, Any], accepted: Iterable[str] = ()) -> list[Entry]:
     """entries_of for a ledger as stored (records.ledger_header): reads only the fields selection needs.
     Raises SchemaError when one of those is malformed (the caller skips the file)."""
-    environment = header["environment"]
-    return _entries(run, number, header, accepted,
-                    ((fact, lambda raw=raw: (raw, environment))
-                     for raw, fact in zip(header["results"], facts_of(header), strict=True) if fact is not None))
+    facts = facts_of(header)
+    raw = {fact[0]: r for r, fact in zip(header["results"], facts, strict=True) if fact is not None}  # as by_id
+    return entries_from_facts(run, number, header, [f for f in facts if f is not None], accepted,
+                              lambda claim_id: (raw[claim_id], header["environment"]))
 
 
-Fact = tuple  # (claim id, scope, noisy, verdict, recorded status): what selection needs of one result
+# (claim id, scope, noisy, verdict, recorded status): what selection needs of one result
+Fact = tuple[str, str, bool, str, "str | None"]
 
 
 def facts_of(header: Mapping[str, Any]) -> list[Fact | None]:
@@ -180,24 +182,19 @@ def facts_of(header: Mapping[str, Any]) -> list[Fact | None]:
     return found
 
 
-def _entries(run: str, number: int, header: Mapping[str, Any], accepted: Iterable[str],
-             facts: Iterable[tuple[Fact, Stored]]) -> list[Entry]:
-    # What is the same for every claim of a run (its datetime, completeness, accepted patterns) is worked
-    # out once per run: a history of 1,000 runs holds some 60,000 entries (issue 9).
+def entries_from_facts(run: str, number: int, header: Mapping[str, Any], facts: Iterable[Sequence[Any]],
+                       accepted: Iterable[str], stored: Stored) -> list[Entry]:
+    """Entries from a run's facts (as facts_of gives them or the index cache holds them: lists);
+    stored(claim_id) reads a full result when it is compared with."""
+    # What a run's claims share (its datetime, completeness, accepted patterns) is worked out once per
+    # run: a history of 1,000 runs holds some 60,000 entries (issue 9).
     created, complete = recorded_time(header["created"]), bool(header["complete"])
     accepts = acceptor((*header["accepted"], *accepted))
     found = []
-    for (cid, scope, noisy, verdict, status), stored in facts:
+    for cid, scope, noisy, verdict, status in facts:
         ok, why = _standing(True, verdict, noisy, complete, status, accepts(cid))
         found.append(Entry(run, number, created, cid, scope, ok, why, stored))
     return found
-
-
-def entries_from_facts(run: str, number: int, header: Mapping[str, Any], facts: Iterable[Fact],
-                       accepted: Iterable[str], stored: Callable[[str], tuple[Mapping[str, Any], Mapping[str, Any]]],
-                       ) -> list[Entry]:
-    """Entries from cached facts; stored(claim_id) reads the full result from the run file when needed."""
-    return _entries(run, number, header, accepted, ((tuple(f), partial(stored, f[0])) for f in facts))
 
 
 def _statuses(comparison: Any) -> dict[str, str]:
