@@ -42,8 +42,9 @@ def _read_index(root: Path) -> dict[str, Any]:
     a file added, removed or edited by hand is simply read again. Any problem: no cache."""
     try:
         data = json.loads((root / INDEX_FILE).read_text(encoding="utf-8"))
-        if data.get("version") == _INDEX_VERSION and isinstance(data.get("files"), dict):
-            return data["files"]
+        files = data.get("files")
+        if data.get("version") == _INDEX_VERSION and isinstance(files, dict):
+            return files
     except (OSError, ValueError, AttributeError):
         pass
     return {}
