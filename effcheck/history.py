@@ -22,7 +22,7 @@ from effcheck.records import ledger_header
 from effcheck.store import LEDGER_KEY, Warn, ledger_from_json, list_runs, read_acceptances, read_json, write_json_atomic
 
 INDEX_FILE = ".effcheck-index.json"
-_INDEX_VERSION = 1
+_INDEX_VERSION = 2  # 2: signatures hold the ctime
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,9 @@ class History:
 
 
 def _read_index(root: Path) -> dict[str, Any]:
-    """The cache of each run file's selection facts, keyed by path and checked by size, mtime and inode:
-    a file added, removed or edited by hand is simply read again. Any problem: no cache."""
+    """The cache of each run file's selection facts, keyed by path and checked by size, mtime, inode and
+    ctime (which no tool can set back: a copy that keeps an old mtime still changes it): a file added,
+    removed or edited by hand is simply read again. Any problem: no cache."""
     try:
         data = json.loads((root / INDEX_FILE).read_text(encoding="utf-8"))
         files = data.get("files")
@@ -113,7 +114,8 @@ def _load(root: Path, warn: Warn | None, update_index: bool) -> History:
             stat = run.path.stat()
         except OSError:
             continue
-        key, signature = str(run.path.relative_to(root)), [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        key = str(run.path.relative_to(root))
+        signature = [stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns]
         record = cached.get(key)
         if not (isinstance(record, dict) and record.get("signature") == signature):
             try:
