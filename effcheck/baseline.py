@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from collections.abc import Callable, Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -37,6 +38,7 @@ DEVICE_METHODS = ("allocator", "max_memory_allocated", "memory_allocated", "memo
 _STANDING = frozenset({"new", "unchanged", "not compared"})
 _STANDING_NOISY = _STANDING | {"changed"}  # moved, but not significantly: drift the pool should hold
 _OLDEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+_FAIL = Verdict.FAIL.value  # read once: an enum member's .value is a descriptor call, paid per entry
 
 
 def scope_of(result: ClaimResult, environment: Mapping[str, Any]) -> str:
@@ -66,6 +68,19 @@ def accepted_by(patterns: Iterable[str], claim_id: str) -> bool:
     return any(fnmatch.fnmatchcase(claim_id, p) for p in patterns)
 
 
+def acceptor(patterns: Iterable[str]) -> Callable[[str], bool]:
+    """accepted_by for one set of patterns, compiled once: a run's many claims share its few patterns."""
+    found = tuple(patterns)
+    if not found:
+        return _accepts_none
+    match = re.compile("|".join(fnmatch.translate(p) for p in found)).match
+    return lambda claim_id: match(claim_id) is not None
+
+
+def _accepts_none(claim_id: str) -> bool:
+    return False
+
+
 def standing(result: ClaimResult, complete: bool, status: str | None, accepted: bool) -> tuple[bool, str]:
     """(whether this measurement may be a baseline, why not). status: the run's recorded comparison
     status for the claim, None when the run recorded no comparison (nothing judged it)."""
@@ -81,7 +96,7 @@ def _standing(measured: bool, verdict: str, noisy: bool, complete: bool, status:
         return False, "interrupted run"
     if accepted:
         return True, ""
-    if verdict == Verdict.FAIL.value:
+    if verdict == _FAIL:
         return False, "claim failed"
     allowed = _STANDING_NOISY if noisy else _STANDING
     if status is not None and status not in allowed:
@@ -89,7 +104,8 @@ def _standing(measured: bool, verdict: str, noisy: bool, complete: bool, status:
     return True, ""
 
 
-Stored = Callable[[], "tuple[Mapping[str, Any], Mapping[str, Any]]"]  # -> (stored result, run environment)
+# claim id -> (its stored result, the run's environment); one per run, shared by the run's entries
+Stored = Callable[[str], "tuple[Mapping[str, Any], Mapping[str, Any]]"]
 
 
 @dataclass(frozen=True)
@@ -112,7 +128,7 @@ class Entry:
 
     @cached_property
     def _stored(self) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
-        return self.stored()
+        return self.stored(self.claim_id)
 
     @property
     def environment(self) -> Mapping[str, Any]:
@@ -133,11 +149,14 @@ def entries_of(run: str, number: int, ledger: Ledger, accepted: Iterable[str] = 
 def raw_entries_of(run: str, number: int, header: Mapping[str, Any], accepted: Iterable[str] = ()) -> list[Entry]:
     """entries_of for a ledger as stored (records.ledger_header): reads only the fields selection needs.
     Raises SchemaError when one of those is malformed (the caller skips the file)."""
-    return [_entry(run, number, header, fact, accepted, lambda raw=raw: (raw, header["environment"]))
-            for raw, fact in zip(header["results"], facts_of(header), strict=True) if fact is not None]
+    facts = facts_of(header)
+    raw = {fact[0]: r for r, fact in zip(header["results"], facts, strict=True) if fact is not None}  # as by_id
+    return entries_from_facts(run, number, header, [f for f in facts if f is not None], accepted,
+                              lambda claim_id: (raw[claim_id], header["environment"]))
 
 
-Fact = tuple  # (claim id, scope, noisy, verdict, recorded status): what selection needs of one result
+# (claim id, scope, noisy, verdict, recorded status): what selection needs of one result
+Fact = tuple[str, str, bool, str, str | None]
 
 
 def facts_of(header: Mapping[str, Any]) -> list[Fact | None]:
@@ -163,19 +182,19 @@ def facts_of(header: Mapping[str, Any]) -> list[Fact | None]:
     return found
 
 
-def _entry(run: str, number: int, header: Mapping[str, Any], fact: Fact, accepted: Iterable[str],
-           stored: Stored) -> Entry:
-    cid, scope, noisy, verdict, status = fact
-    ok, why = _standing(True, verdict, noisy, bool(header["complete"]), status,
-                        accepted_by((*header["accepted"], *accepted), cid))
-    return Entry(run, number, recorded_time(header["created"]), cid, scope, ok, why, stored)
-
-
-def entries_from_facts(run: str, number: int, header: Mapping[str, Any], facts: Iterable[Fact],
-                       accepted: Iterable[str], stored: Callable[[str], tuple[Mapping[str, Any], Mapping[str, Any]]],
-                       ) -> list[Entry]:
-    """Entries from cached facts; stored(claim_id) reads the full result from the run file when needed."""
-    return [_entry(run, number, header, tuple(f), accepted, lambda cid=f[0]: stored(cid)) for f in facts]
+def entries_from_facts(run: str, number: int, header: Mapping[str, Any], facts: Iterable[Sequence[Any]],
+                       accepted: Iterable[str], stored: Stored) -> list[Entry]:
+    """Entries from a run's facts (as facts_of gives them or the index cache holds them: lists);
+    stored(claim_id) reads a full result when it is compared with."""
+    # What a run's claims share (its datetime, completeness, accepted patterns) is worked out once per
+    # run: a history of 1,000 runs holds some 60,000 entries (issue 9).
+    created, complete = recorded_time(header["created"]), bool(header["complete"])
+    accepts = acceptor((*header["accepted"], *accepted))
+    found = []
+    for cid, scope, noisy, verdict, status in facts:
+        ok, why = _standing(True, verdict, noisy, complete, status, accepts(cid))
+        found.append(Entry(run, number, created, cid, scope, ok, why, stored))
+    return found
 
 
 def _statuses(comparison: Any) -> dict[str, str]:

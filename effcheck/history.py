@@ -8,9 +8,10 @@ cache: a file added, removed or edited by hand is read again, and any problem wi
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from effcheck.records import ledger_header
 from effcheck.store import LEDGER_KEY, Warn, ledger_from_json, list_runs, read_acceptances, read_json, write_json_atomic
 
 INDEX_FILE = ".effcheck-index.json"
-_INDEX_VERSION = 1
+_INDEX_VERSION = 2  # 2: signatures hold the ctime
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,14 @@ class History:
 
 
 def _read_index(root: Path) -> dict[str, Any]:
-    """The cache of each run file's selection facts, keyed by path and checked by size, mtime and inode:
-    a file added, removed or edited by hand is simply read again. Any problem: no cache."""
+    """The cache of each run file's selection facts, keyed by path and checked by size, mtime, inode and
+    ctime (which no tool can set back: a copy that keeps an old mtime still changes it): a file added,
+    removed or edited by hand is simply read again. Any problem: no cache."""
     try:
         data = json.loads((root / INDEX_FILE).read_text(encoding="utf-8"))
-        if data.get("version") == _INDEX_VERSION and isinstance(data.get("files"), dict):
-            return data["files"]
+        files = data.get("files")
+        if data.get("version") == _INDEX_VERSION and isinstance(files, dict):
+            return files
     except (OSError, ValueError, AttributeError):
         pass
     return {}
@@ -78,11 +81,29 @@ def _stored_results(path: Path) -> Callable[[str], tuple[Any, Any]]:
     return stored
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Reading the history allocates some 100,000 lasting objects, none in a cycle: the collections they
+    trigger would walk the whole heap (a session's torch included) again and again for nothing."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def load_history(storage: str | os.PathLike[str], warn: Warn | None = None, update_index: bool = False) -> History:
     """Index every run's claims (a bad file is skipped with one warning). Only the fields selection needs
     are read, from the index cache where the file is unchanged; a full record is read for the few
     entries compared with. update_index: rewrite the cache (a session that saves runs does)."""
-    root = Path(storage)
+    with _gc_paused():
+        return _load(Path(storage), warn, update_index)
+
+
+def _load(root: Path, warn: Warn | None, update_index: bool) -> History:
     accepted = read_acceptances(root, warn)
     cached = _read_index(root)
     fresh: dict[str, Any] = {}
@@ -93,7 +114,8 @@ def load_history(storage: str | os.PathLike[str], warn: Warn | None = None, upda
             stat = run.path.stat()
         except OSError:
             continue
-        key, signature = str(run.path.relative_to(root)), [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        key = str(run.path.relative_to(root))
+        signature = [stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns]
         record = cached.get(key)
         if not (isinstance(record, dict) and record.get("signature") == signature):
             try:
@@ -116,5 +138,5 @@ def load_history(storage: str | os.PathLike[str], warn: Warn | None = None, upda
         measured[run.name] = {f[0] for f in record["facts"]}
     if update_index and fresh != cached:
         with contextlib.suppress(EffcheckError):  # only a cache: the next session reads the files again
-            write_json_atomic(root / INDEX_FILE, {"version": _INDEX_VERSION, "files": fresh})
+            write_json_atomic(root / INDEX_FILE, {"version": _INDEX_VERSION, "files": fresh}, compact=True)
     return History(root, measured, index)

@@ -63,25 +63,41 @@ def is_effcheck_benchmark(item: pytest.Item) -> bool:
     return item.get_closest_marker("claim") is not None or "effcheck" in getattr(item, "fixturenames", ())
 
 
+def runs_alone(item: pytest.Item) -> bool:
+    """A timed effcheck benchmark: under xdist it holds the run's lock exclusive (see effcheck.serial)."""
+    return is_effcheck_benchmark(item) and item.get_closest_marker("timed") is not None
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's, which notes any use of its fixture under xdist
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         claims = claims_of(item)
         if claims:
             item.user_properties.append((CLAIMS_KEY, [c.to_dict() for c in claims]))
+    from effcheck.serial import worker_lock
+
+    if worker_lock(getattr(config, "workerinput", None)) is not None:
+        from effcheck.timings import warn_only_if_untimed
+
+        warn_only_if_untimed(config, [i for i in items if not runs_alone(i)])
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    """Under xdist, a timed test runs with no other test of the run beside it (see effcheck.serial)."""
+    """Under xdist, a timed test runs with no other test of the run beside it (see effcheck.serial), and
+    pytest-benchmark's fixture, off under xdist, times it (see effcheck.timings)."""
     from effcheck.serial import worker_lock
 
     lock = worker_lock(getattr(item.config, "workerinput", None))
     if lock is None or not is_effcheck_benchmark(item):
         return (yield)
-    exclusive = item.get_closest_marker("timed") is not None
-    if exclusive:
-        item.user_properties.append((SERIAL_KEY, True))
-    with lock.hold(exclusive):
+    if not runs_alone(item):
+        with lock.hold(exclusive=False):
+            return (yield)
+    from effcheck.timings import timing_on_worker
+
+    item.user_properties.append((SERIAL_KEY, True))
+    with lock.hold(exclusive=True), timing_on_worker(item.config):
         return (yield)
 
 
@@ -91,6 +107,10 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
         if item.get_closest_marker("gpu") is not None:
             _skip_without_cuda(item)
         _skip_where_no_claim_applies(item)
+        if runs_alone(item):  # timed: before any of its timing, pytest-benchmark's fixture included
+            from effcheck.meters.heap import steady_heap
+
+            steady_heap()
     try:
         return (yield)
     except MissingDependency as exc:
@@ -103,6 +123,18 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         return (yield)
     except MissingDependency as exc:
         pytest.skip(str(exc))
+    finally:
+        if hasattr(item.config, "workerinput"):
+            from effcheck.timings import report_timing
+
+            report_timing(item)  # the controller saves it (effcheck.timings)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        from effcheck.timings import quiet_worker
+
+        quiet_worker(session.config)
 
 
 def _skip_without_cuda(item: pytest.Item) -> None:

@@ -57,8 +57,9 @@ def _number(name: str, value: Any) -> float:
     """A finite real number (a stored null, string or 1e400 is refused where it is read, not in the gate)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, got {value!r}")
-    _finite(name, float(value))
-    return value
+    number = float(value)
+    _finite(name, number)
+    return number
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ class Measurement:
 
     def __post_init__(self) -> None:
         _number("value", self.value)
-        object.__setattr__(self, "samples", tuple(float(_number("sample", s)) for s in self.samples))
+        object.__setattr__(self, "samples", tuple(_number("sample", s) for s in self.samples))
         object.__setattr__(self, "series", tuple((float(x), float(y)) for x, y in self.series))
         object.__setattr__(self, "details", dict(self.details))
         if not self.method:
@@ -355,7 +356,7 @@ def ledger_header(data: Any) -> dict[str, Any]:
     if version not in READABLE_VERSIONS:
         raise SchemaError(f"schema_version {version} is not one effcheck ever wrote")
     environment = data.get("environment") or {}
-    results = data.get("results")
+    results: Any = data.get("results")  # raw JSON until the checks below
     comparison = data.get("comparison")
     accepted = data.get("accepted", []) if version >= 2 else []
     for name, value, kind in (("environment", environment, Mapping), ("results", results, list),

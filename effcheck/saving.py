@@ -3,10 +3,12 @@
 - A run that checked claims is saved to pytest-benchmark's storage by default (ini `effcheck_autosave`,
   true unless set false; --benchmark-save/--benchmark-autosave still win, --benchmark-disable opts out),
   so the history exists in a user's project without any conftest.
-- When pytest-benchmark has nothing of its own to write (no test used its `benchmark` fixture, or it
-  switched itself off under pytest-xdist) it prints "Not saving anything" and writes neither the run
-  file nor `--benchmark-json`. effcheck then writes both itself, in pytest-benchmark's format with the
-  claims ledger inside, and keeps pytest-benchmark quiet about it.
+- Under pytest-xdist the timed tests' pytest-benchmark statistics arrive from the workers
+  (effcheck.timings) and join the controller's own, so pytest-benchmark saves them as in a serial run.
+- When pytest-benchmark has nothing of its own to write (no test timed with its `benchmark` fixture:
+  none used it, or under pytest-xdist none was a `timed` effcheck test) it prints "Not saving anything"
+  and writes neither the run file nor `--benchmark-json`. effcheck then writes both itself, in
+  pytest-benchmark's format with the claims ledger inside, and keeps pytest-benchmark quiet about it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ def prepare_saving(config: pytest.Config, session: EffcheckSession) -> None:
     bench: Any = getattr(config, "_benchmarksession", None)
     if bench is None:
         return
+    from effcheck.timings import add_reported
+
+    add_reported(config, session.timings.values())
     checked = bool(session.results)
     if (checked and session.options.autosave and not (bench.save or bench.autosave)
             and not config.getoption("benchmark_disable", False)):

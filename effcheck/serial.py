@@ -12,8 +12,9 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 _LOCK_NAME = re.compile(r"^effcheck-(?P<pid>\d+)-[0-9a-z_]+\.lock$")
 
@@ -52,9 +53,9 @@ def create_lock_file() -> str:
         match = _LOCK_NAME.match(path.name)
         if match and not _alive(int(match["pid"])):
             path.unlink(missing_ok=True)
-    fd, path = tempfile.mkstemp(prefix=f"effcheck-{os.getpid()}-", suffix=".lock")
+    fd, lock = tempfile.mkstemp(prefix=f"effcheck-{os.getpid()}-", suffix=".lock")
     os.close(fd)
-    return path
+    return lock
 
 
 def remove_lock_file(path: str | None) -> None:
@@ -62,7 +63,7 @@ def remove_lock_file(path: str | None) -> None:
         Path(path).unlink(missing_ok=True)
 
 
-def worker_lock(workerinput: dict | None) -> RunLock | None:
+def worker_lock(workerinput: Mapping[str, Any] | None) -> RunLock | None:
     """The lock of this xdist run, or None outside xdist workers (or where flock does not exist)."""
     if not workerinput or os.name != "posix":
         return None

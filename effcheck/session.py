@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -16,6 +16,7 @@ from effcheck.errors import EffcheckError, UsageError
 from effcheck.gate import Delta, Status, compare_results
 from effcheck.options import Options, storage_dir
 from effcheck.records import Claim, ClaimResult, Ledger, Verdict
+from effcheck.timings import TIMING_KEY
 
 RESULT_KEY = "effcheck_result"
 CLAIMS_KEY = "effcheck_claims"
@@ -54,9 +55,10 @@ class EffcheckSession:
         self._interrupted = False
         self._lock_path: str | None = None
         self._ran_alone: set[str] = set()
+        self.timings: dict[str, dict[str, Any]] = {}  # pytest-benchmark stats that xdist workers reported
         self._created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
         if self.is_worker:
-            self.pinned = config.workerinput.get("effcheck_pinned")
+            self.pinned = getattr(config, "workerinput", {}).get("effcheck_pinned")  # xdist's, on workers
         else:
             try:
                 self._check_before_tests()
@@ -109,10 +111,11 @@ class EffcheckSession:
         named = self.options.baseline
         bench = self.config.getoption("benchmark_compare", None)
         bench_named = bench if isinstance(bench, str) and bench not in ("", "True") else None
-        if not named and not bench_named:
+        run = named or bench_named
+        if not run:
             return
         storage = storage_dir(self.config)
-        path = resolve_run(named or bench_named, storage)
+        path = resolve_run(run, storage)
         load_ledger(path)  # a named run must be readable: a usage error now, never a silent skip
         if named and bench_named and resolve_run(bench_named, storage) != path:
             raise UsageError(f"--effcheck-baseline={named} and --benchmark-compare={bench_named} name different "
@@ -189,7 +192,8 @@ class EffcheckSession:
         if self.is_worker:
             return
         claims: list[Claim] = []
-        for key, value in report.user_properties:
+        # effcheck's keys hold the JSON forms its plugin wrote (pytest types every value as object)
+        for key, value in cast("list[tuple[str, Any]]", report.user_properties):
             if key == RESULT_KEY:
                 result = ClaimResult.from_dict(value)
                 self._results[(report.nodeid, result.claim.id)] = result
@@ -201,6 +205,8 @@ class EffcheckSession:
                 claims = [Claim.from_dict(c) for c in value]
             elif key == SERIAL_KEY:
                 self._ran_alone.add(report.nodeid)
+            elif key == TIMING_KEY:
+                self.timings[report.nodeid] = value
         for claim in claims:
             if (report.nodeid, claim.id) in self._results:
                 continue
@@ -365,7 +371,7 @@ class EffcheckSession:
         hook.pytest_benchmark_update_json(config=self.config, benchmarks=[], output_json=output)
         self._exclusive_save(bench.storage, output, bench.save or bench.autosave)
 
-    def _exclusive_save(self, storage: Any, output_json: dict, name: str) -> None:
+    def _exclusive_save(self, storage: Any, output_json: dict[str, Any], name: str) -> None:
         """Save a run file that never replaces another (see effcheck.store.create_run_file)."""
         from effcheck.store import create_run_file, remove_stale_temps
 
@@ -383,12 +389,12 @@ class EffcheckSession:
     def _patch_benchmark_save(self) -> None:
         """pytest-benchmark's own save picks a number and opens it for writing: two runs finishing together
         write one name and one run is lost. Its storage saves through the exclusive create instead."""
-        bench = getattr(self.config, "_benchmarksession", None)
+        bench: Any = getattr(self.config, "_benchmarksession", None)
         storage = getattr(bench, "storage", None)
         if self.is_worker or storage is None or not hasattr(storage, "save") or not hasattr(storage, "get"):
             return
 
-        def save(output_json: dict, save: str) -> None:
+        def save(output_json: dict[str, Any], save: str) -> None:
             self._exclusive_save(storage, output_json, save)
             if self.saved_path:
                 bench.logger.info(f"Saved benchmark data in: {self.saved_path}")
@@ -397,7 +403,7 @@ class EffcheckSession:
 
     # -- pytest-benchmark: its JSON files are the history ------------------------------------------
     @pytest.hookimpl(optionalhook=True)
-    def pytest_benchmark_update_json(self, config: pytest.Config, benchmarks: Any, output_json: dict) -> None:
+    def pytest_benchmark_update_json(self, config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
         ledger = self.ledger()
         output_json["effcheck"] = ledger.to_dict()
         by_node: dict[str, list[dict[str, Any]]] = {}
@@ -409,7 +415,7 @@ class EffcheckSession:
                 bench.setdefault("extra_info", {})["effcheck"] = found
 
     @pytest.hookimpl(optionalhook=True)
-    def pytest_benchmark_update_machine_info(self, config: pytest.Config, machine_info: dict) -> None:
+    def pytest_benchmark_update_machine_info(self, config: pytest.Config, machine_info: dict[str, Any]) -> None:
         # Only the device: software versions live in the ledger. pytest-benchmark warns when machine_info
         # differs from the compared run's, and with the storage outside the working directory that warning
         # itself crashes (it takes a relative path); an upgrade must not change machine_info.
@@ -417,7 +423,8 @@ class EffcheckSession:
 
     @pytest.hookimpl(optionalhook=True, hookwrapper=True)
     def pytest_benchmark_compare_machine_info(self, config: pytest.Config, benchmarksession: Any,
-                                              machine_info: dict, compared_benchmark: dict) -> Any:
+                                              machine_info: dict[str, Any], compared_benchmark: dict[str, Any],
+                                              ) -> Any:
         outcome = yield
         try:
             outcome.get_result()

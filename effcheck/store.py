@@ -41,8 +41,14 @@ class StorageError(UsageError):
 # -- writing ---------------------------------------------------------------------------------------
 
 
-def _dump(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, allow_nan=False) + "\n").encode("utf-8")
+def _unserializable(value: object) -> str:
+    return f"UNSERIALIZABLE[{value!r}]"  # what pytest-benchmark's own save writes for a non-JSON extra_info
+
+
+def _dump(data: Any, compact: bool = False) -> bytes:
+    # indent= makes json use its pure-Python encoder: seconds for a large machine-read file (issue 9)
+    layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
+    return (json.dumps(data, allow_nan=False, default=_unserializable, **layout) + "\n").encode("utf-8")
 
 
 @dataclass
@@ -79,7 +85,7 @@ def remove_stale_temps(directory: str | os.PathLike[str]) -> list[Path]:
     """Temporary files a killed run left (no process holds their lock): removed, and returned."""
     import fcntl
 
-    removed = []
+    removed: list[Path] = []
     root = Path(directory)
     if not root.is_dir():
         return removed
@@ -105,13 +111,14 @@ def _storage_error(target: Path, exc: OSError) -> StorageError:
                         "(free space or choose another --benchmark-storage)")
 
 
-def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
-    """Replace path with data in one step: a reader sees the old file or the new one, never half."""
+def write_json_atomic(path: str | os.PathLike[str], data: Any, compact: bool = False) -> Path:
+    """Replace path with data in one step: a reader sees the old file or the new one, never half.
+    compact: no indentation, for files only effcheck reads."""
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        temp = _write_locked_temp(directory, _dump(data))
+        temp = _write_locked_temp(directory, _dump(data, compact))
     except OSError as exc:
         raise _storage_error(target, exc) from exc
     try:

@@ -6,9 +6,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from effcheck.baseline import ANY_MACHINE, BaselineIndex, entries_of, recorded_time, scope_of, select, standing
+from effcheck.baseline import (
+    ANY_MACHINE,
+    BaselineIndex,
+    accepted_by,
+    acceptor,
+    entries_from_facts,
+    entries_of,
+    facts_of,
+    recorded_time,
+    scope_of,
+    select,
+    standing,
+)
 from effcheck.env import device_key, software_diff
-from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict
+from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict, ledger_header
 
 CPU_A = {"device": "cpu", "cpu": "CPU A", "torch": "2.14.1"}
 CPU_B = {"device": "cpu", "cpu": "CPU B", "torch": "2.14.1"}
@@ -78,16 +90,35 @@ def histories(draw):
     return runs
 
 
-def _entries(runs):
-    found = []
+def _ledgers(runs):
+    """Per run: (stem, number, ledger, claims accepted after the fact)."""
     for number, minute, complete, claims, env in runs:
         results = tuple(_result(_claim(cid), float(value)) for cid, (value, _, _) in claims.items())
         deltas = [{"claim_id": cid, "status": status} for cid, (_, status, _) in claims.items() if status]
         ledger = Ledger(results, env, "k", (EPOCH + dt.timedelta(minutes=minute)).isoformat(),
                         comparison={"deltas": deltas}, complete=complete)
-        accepted = [cid for cid, (_, _, yes) in claims.items() if yes]
-        found += entries_of(f"{number:04d}_run", number, ledger, accepted)
-    return found
+        yield f"{number:04d}_run", number, ledger, [cid for cid, (_, _, yes) in claims.items() if yes]
+
+
+def _entries(runs):
+    return [e for run, number, ledger, accepted in _ledgers(runs) for e in entries_of(run, number, ledger, accepted)]
+
+
+@given(histories())
+def test_the_index_caches_facts_give_the_entries_the_ledgers_give(runs):
+    for run, number, ledger, accepted in _ledgers(runs):
+        header = ledger_header(ledger.to_dict())
+        facts = [list(f) for f in facts_of(header) if f is not None]  # as the JSON cache holds them
+        cached = entries_from_facts(run, number, header, facts, accepted, lambda cid: ({}, {}))
+        assert cached == entries_of(run, number, ledger, accepted)
+
+
+patterns = st.lists(st.text(st.sampled_from("ab/*?[]!-."), max_size=6), max_size=4)
+
+
+@given(patterns, st.text(st.sampled_from("ab/*?[]!-."), max_size=6))
+def test_a_runs_compiled_acceptance_matches_as_fnmatch_does(found, claim_id):
+    assert acceptor(found)(claim_id) == accepted_by(found, claim_id)
 
 
 @given(histories(), st.sampled_from(CLAIM_IDS))

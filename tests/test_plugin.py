@@ -92,6 +92,23 @@ def test_r(effcheck):
     result.stdout.fnmatch_lines(["*recorded as refuted (was wrong) but now holds*"])
 
 
+def test_a_refuted_timed_claim_that_holds_on_this_device_passes_and_says_whose_note_it_was(pytester):
+    pytester.makepyfile(claimsdata=CLAIMS, test_x='''
+import pytest
+from claimsdata import claim, measured
+@pytest.mark.claim(claim("fam/t", noisy=True, refuted="1.6x on the note's CPU"))
+def test_t(effcheck):
+    effcheck.check(measured(4.2))
+@pytest.mark.claim(claim("fam/u", noisy=True, refuted="1.6x on the note's CPU"))
+def test_u(effcheck):
+    effcheck.check(measured(1.6))
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider", "--effcheck-json=ledger.json")
+    result.assert_outcomes(passed=1, xfailed=1)
+    verdicts = {r["id"]: r["verdict"] for r in json.loads((pytester.path / "ledger.json").read_text())["results"]}
+    assert verdicts == {"fam/t": "PASS", "fam/u": "REFUTED"}
+
+
 def test_error_before_the_check_is_an_error_row(pytester):
     pytester.makepyfile(claimsdata=CLAIMS, test_x='''
 import pytest

@@ -6,8 +6,9 @@ import os
 
 import pytest
 
+from effcheck.baseline import ANY_MACHINE
 from effcheck.errors import CorruptFileError, SchemaError
-from effcheck.history import load_history
+from effcheck.history import INDEX_FILE, load_history
 from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict
 from effcheck.store import (
     ACCEPTED_FILE,
@@ -104,6 +105,54 @@ def test_history_pools_accepted_same_device_runs_and_skips_bad_files(tmp_path):
     assert resolve_run("latest", tmp_path).name == "0003_c.json"
 
 
+def _baseline(storage, warnings=None):
+    history = load_history(storage, (warnings if warnings is not None else []).append, update_index=True)
+    return history.index.select("fam/x", ANY_MACHINE).baseline.run
+
+
+def _edit(path, edit, keep_mtime=False):
+    before = path.stat()
+    data = json.loads(path.read_text())
+    edit(data["effcheck"])
+    path.write_text(json.dumps(data))
+    # a hand edit comes well after the write; a restore from a backup (cp -p) keeps the old mtime
+    mtime = before.st_mtime_ns if keep_mtime else before.st_mtime_ns + 10**9
+    os.utime(path, ns=(before.st_atime_ns, mtime))
+
+
+def test_the_index_cache_is_only_a_cache(tmp_path):
+    folder = tmp_path / "Linux"
+    _save(folder, "a", _ledger(1.0, created="2026-11-28T10:01:00+00:00"))
+    b = _save(folder, "b", _ledger(2.0, created="2026-11-28T10:02:00+00:00"))
+    (folder / "0003_bad.json").write_text("{")
+    warnings = []
+    assert _baseline(tmp_path, warnings) == "0002_b" and (tmp_path / INDEX_FILE).exists()
+    assert _baseline(tmp_path, warnings) == "0002_b"  # from the cache
+    assert len(warnings) == 2 and all("0003_bad.json" in w for w in warnings)  # one line per session
+
+    def fail(ledger):
+        ledger["results"][0]["verdict"] = "FAIL"
+
+    def mend(ledger):
+        ledger["results"][0]["verdict"] = "PASS"
+
+    _edit(b, fail)
+    assert _baseline(tmp_path) == "0001_a"
+    _edit(b, mend, keep_mtime=True)  # same size, same mtime, same inode: the ctime still moved
+    assert _baseline(tmp_path) == "0002_b"
+    _edit(b, fail)
+    record_acceptance(tmp_path, "0002_b", ["fam/*"])  # acceptance is read every time, never cached
+    assert _baseline(tmp_path) == "0002_b"
+    b.unlink()
+    assert _baseline(tmp_path) == "0001_a"
+    _save(folder, "c", _ledger(3.0, created="2026-11-28T09:00:00+00:00"))  # added, numbered last, recorded first
+    assert _baseline(tmp_path) == "0001_a"
+    (tmp_path / INDEX_FILE).write_text('{"version": 2, "files": {"Linux/0001_a.json": 7}}')
+    assert _baseline(tmp_path) == "0001_a"
+    (tmp_path / INDEX_FILE).write_text("{")
+    assert _baseline(tmp_path) == "0001_a"
+
+
 def test_acceptances_are_appended_beside_the_runs_and_bad_lines_skipped(tmp_path):
     record_acceptance(tmp_path, "0002_x", ["fam/*"])
     with open(tmp_path / ACCEPTED_FILE, "a") as fh:
@@ -112,3 +161,26 @@ def test_acceptances_are_appended_beside_the_runs_and_bad_lines_skipped(tmp_path
     warnings = []
     assert read_acceptances(tmp_path, warnings.append) == {"0002_x": ("fam/*", "other/y")}
     assert len(warnings) == 2
+
+
+def test_reading_the_history_leaves_the_garbage_collector_as_it_found_it(tmp_path):
+    import gc
+
+    _save(tmp_path / "Linux", "a", _ledger(2.0))
+    (tmp_path / "Linux" / "0002_bad.json").write_text("{")
+    assert gc.isenabled()
+    load_history(tmp_path)
+    assert gc.isenabled()
+
+    def refuse(message):
+        raise RuntimeError(message)
+
+    with pytest.raises(RuntimeError, match="0002_bad.json"):
+        load_history(tmp_path, refuse)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_history(tmp_path)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -131,7 +131,8 @@ _RMSNORM_QUOTE = "RMSNorm (replacing LayerNorm): eliminates mean computation, mo
 # glibc's mmap ceiling, so each temporary was a fresh mmap: measured minor page faults per training step
 # were 16,386 for LayerNorm and 90,123 for LlamaRMSNorm (352 MB of pages zeroed by the kernel per call, a
 # cost that moves with the other processes' memory traffic: the old forward ratio ranged 0.33-0.42). At
-# 512 tokens (8 MB tensors) LayerNorm faulted 0 pages per step and the RMSNorms about 1,200-6,000.
+# 512 tokens (8 MB tensors) LayerNorm faulted 0 pages per step and the RMSNorms about 1,200-6,000, until
+# timings ran on a steady heap (effcheck.meters.heap): then 0 for both, and the ratio's rounds 0.31-0.44.
 RMSNORM_TOKENS, RMSNORM_HIDDEN = 512, 4096
 RMSNORM_IMPLEMENTATIONS = ("torch", "transformers")
 _RMSNORM_SOURCE = ("article §2.5; Zhang & Sennrich 2019 (RMSNorm) §4 (7%-64% faster in their "

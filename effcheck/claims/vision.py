@@ -392,8 +392,9 @@ def _latency_claim(model: str) -> Claim:
     return Claim(
         id=f"vision/latency/{model}",
         statement=f"suite premise: {model}'s latency follows its multiply-adds: at batch 1, 224px, each of its "
-                  f"MACs costs at most 2x what a {LATENCY_REFERENCE} MAC costs on the same device, timed at "
-                  f"torch's default CPU threads as the lab runs (control: {LATENCY_CONTROL} in the details)",
+                  f"MACs costs at most 2x what a {LATENCY_REFERENCE} MAC costs on the same device, timed on one "
+                  f"CPU thread (per-core work, not a shared runner's contention; the lab runs at torch's "
+                  f"default threads) (control: {LATENCY_CONTROL} in the details)",
         source="suite premise behind article §5.2 (benchmark_speed: CPU, batch 1, 224px), §5.3, §2.1",
         metric=f"per-MAC latency ratio ({model} time / {LATENCY_REFERENCE} time) / "
                f"({model} MACs / {LATENCY_REFERENCE} MACs), interleaved A/B, median",

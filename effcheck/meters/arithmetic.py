@@ -40,7 +40,9 @@ def count_arithmetic(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[
     counts: dict[str, int] = {}
 
     class Arithmetic(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        def __torch_dispatch__(
+            self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+        ) -> Any:
             kwargs = kwargs or {}
             out = func(*args, **kwargs)
             name = _op_name(func)
@@ -156,7 +158,9 @@ def count_work(fn: Callable[..., Any], *args: Any, inference: bool = True, **kwa
         def _should_skip_dynamo(cls) -> bool:  # no compilation inside: skip the shim (see meters.memory)
             return False
 
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        def __torch_dispatch__(
+            self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+        ) -> Any:
             nonlocal flops
             kwargs = kwargs or {}
             out = func(*args, **kwargs)

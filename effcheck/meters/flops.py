@@ -27,7 +27,8 @@ def _counter() -> Any:
     if cpu_sdpa is not None:
 
         def cpu_sdpa_flop(*args: Any, **kwargs: Any) -> int:
-            return sdpa_flop(*args, **kwargs)  # already shape-wrapped by torch's registry
+            flops: int = sdpa_flop(*args, **kwargs)  # already shape-wrapped by torch's registry
+            return flops
 
         cpu_sdpa_flop._get_raw = True  # type: ignore[attr-defined]  # tell FlopCounterMode not to wrap again
         mapping[cpu_sdpa] = cpu_sdpa_flop  # keyed by the overload packet, as torch keys its own

@@ -4,6 +4,8 @@ A single wall-clock time on a shared machine can be off by 2x; a *ratio* of two 
 in the same round sees the same load, so most of the noise cancels. Rounds alternate the order
 (ABBA...) so a drift in machine speed does not favour one side, each side repeats enough calls to
 outlast timer resolution, and the result is the median ratio with the per-round ratios kept as samples.
+On a CPU the first timing fixes glibc's heap thresholds for the process (effcheck.meters.heap): a freed
+temporary's pages are then reused instead of being faulted in afresh, a cost set by other processes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from effcheck.meters.heap import steady_heap
 from effcheck.records import Measurement, quantile
 
 
@@ -37,8 +40,9 @@ def time_calls(fn: Callable[[], Any], calls: int, device: str = "cpu") -> float:
             fn()
         end.record()
         end.synchronize()
-        return start.elapsed_time(end) / 1000.0 / calls
-    synchronize(device)
+        milliseconds: float = start.elapsed_time(end)
+        return milliseconds / 1000.0 / calls
+    steady_heap()
     t0 = time.perf_counter()
     for _ in range(calls):
         fn()
@@ -72,6 +76,7 @@ def ab_ratio(
     """
     if rounds < 3:
         raise ValueError("rounds must be >= 3 for a median and a spread")
+    steady_heap()  # before the warmup, so the warm state is the timed one
     for _ in range(warmup):
         fn_a()
         fn_b()
@@ -107,6 +112,7 @@ def ab_ratio(
             f"{label_b}_median_s": quantile(times_b, 0.5),
             f"{label_a}_calls_per_block": n_a,
             f"{label_b}_calls_per_block": n_b,
+            **({} if device.startswith("cuda") else {"heap": steady_heap()}),
         },
     )
 

@@ -68,7 +68,9 @@ def live_tensor_bytes() -> Any:
             self._refs.pop(key, None)
             self.current -= nbytes
 
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        def __torch_dispatch__(
+            self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+        ) -> Any:
             out = func(*args, **(kwargs or {}))
             fresh = self._fresh.get(func)
             if fresh is None:
@@ -90,7 +92,11 @@ def live_tensor_bytes() -> Any:
                 nbytes = storage.nbytes()
                 self.current += nbytes
                 self.peak = max(self.peak, self.current)
-                self._refs[key] = weakref.ref(storage, lambda _, key=key, nbytes=nbytes: self._freed(key, nbytes))
+
+                def on_free(_: object, key: int = key, nbytes: int = nbytes) -> None:  # binds this storage's
+                    self._freed(key, nbytes)
+
+                self._refs[key] = weakref.ref(storage, on_free)
             return out
 
     return LiveTensorBytes()
@@ -127,6 +133,8 @@ def tensor_bytes(obj: Any, _depth: int = 0, _seen: set[int] | None = None) -> in
     if _depth > 6:
         return 0
     if isinstance(obj, torch.Tensor):
+        key: int
+        nbytes: int
         if obj.device.type == "meta":
             key = id(obj)
             nbytes = obj.numel() * obj.element_size()

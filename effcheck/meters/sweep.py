@@ -12,7 +12,7 @@ keep their values and the caller decides what the claim makes of it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,10 +184,10 @@ def growth_measurement(sweep: MemorySweep, **details: Any) -> Measurement:
     )
 
 
-def farthest_from(values: Any, target: float) -> float:
+def farthest_from(values: Iterable[float], target: float) -> float:
     """The value farthest from target: one number that equals target only if every value does, so a claim
     "exactly X at every length" is held with one exact comparison and a failure shows the worst point."""
-    values = list(values)
-    if not values:
+    listed = list(values)
+    if not listed:
         raise ValueError("no values")
-    return max(values, key=lambda v: abs(v - target))
+    return max(listed, key=lambda v: abs(v - target))

@@ -60,7 +60,7 @@ def attention_inputs(shape: AttentionShape, device: str = "cpu", seed: int = 0) 
     q = torch.randn(shape.batch, shape.heads, shape.length, shape.head_dim, generator=gen)
     k = torch.randn(shape.batch, shape.heads, shape.keys, shape.head_dim, generator=gen)
     v = torch.randn(shape.batch, shape.heads, shape.keys, shape.head_dim, generator=gen)
-    return tuple(t.to(device=device, dtype=dtype) for t in (q, k, v))  # type: ignore[return-value]
+    return q.to(device=device, dtype=dtype), k.to(device=device, dtype=dtype), v.to(device=device, dtype=dtype)
 
 
 def naive_attention(q: Any, k: Any, v: Any, is_causal: bool = False) -> Any:
@@ -94,7 +94,9 @@ def sdpa_ops(q: Any, k: Any, v: Any, is_causal: bool = False) -> list[str]:
             super().__init__()
             self.names: list[str] = []
 
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        def __torch_dispatch__(
+            self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+        ) -> Any:
             self.names.append(str(func.overloadpacket.__name__))
             return func(*args, **(kwargs or {}))
 

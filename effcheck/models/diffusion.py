@@ -284,8 +284,11 @@ def sd_component_macs(spec: SDSpec, batches: tuple[int, ...] = (1, 2), device: s
 
     if linear_in_batch:
         one = sd_component_macs(spec, (1,), device)
-        return ComponentMacs(*({b: b * part[1] for b in batches}
-                               for part in (one.unet, one.text_encoder, one.vae_decoder)),
+
+        def scaled(part: Mapping[int, int]) -> dict[int, int]:
+            return {b: b * part[1] for b in batches}
+
+        return ComponentMacs(scaled(one.unet), scaled(one.text_encoder), scaled(one.vae_decoder),
                              resolution=one.resolution)
     unet = build_unet(spec.unet, device)
     text_encoder = build_text_encoder(spec.text_encoder, device)

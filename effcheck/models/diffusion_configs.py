@@ -111,7 +111,8 @@ class SDSpec:
     @property
     def image_size(self) -> int:
         """Pixels per side: the VAE decodes 8x its latent (three 2x upsamplers)."""
-        return self.latent_size * 2 ** (len(self.vae["block_out_channels"]) - 1)
+        upscale: int = 2 ** (len(self.vae["block_out_channels"]) - 1)  # an int: every VAE has a block
+        return self.latent_size * upscale
 
 
 SD15 = SDSpec("sd15", SD15_UNET, SD15_VAE, SD15_TEXT_ENCODER, SD15_SCHEDULER, latent_size=64,

@@ -89,7 +89,8 @@ def load_sd_pipeline(directory: str | os.PathLike[str], device: str = "cpu", dty
 
 
 def model_index(directory: str | os.PathLike[str]) -> dict[str, Any]:
-    return json.loads((Path(directory) / "model_index.json").read_text())
+    index: dict[str, Any] = json.loads((Path(directory) / "model_index.json").read_text())  # a JSON object
+    return index
 
 
 @dataclass(frozen=True)

@@ -65,11 +65,11 @@ def _no_autocast_on_meta() -> Iterator[None]:
     def autocast(device_type: str, *args: Any, **kwargs: Any) -> Any:
         return contextlib.nullcontext() if device_type == "meta" else real(device_type, *args, **kwargs)
 
-    torch.autocast = autocast  # type: ignore[assignment,misc]
+    torch.autocast = autocast
     try:
         yield
     finally:
-        torch.autocast = real  # type: ignore[misc]
+        torch.autocast = real
 
 
 def _run_forward_without_meta_autocast(model: Any) -> None:
@@ -129,30 +129,34 @@ def kv_bytes(cache: Any) -> int:
 
 def expert_params(model: Any) -> int:
     """Parameters inside mixture-of-experts expert weights (names containing '.experts.')."""
-    return sum(p.numel() for n, p in model.named_parameters() if ".experts." in n)
+    count: int = sum(p.numel() for n, p in model.named_parameters() if ".experts." in n)
+    return count
 
 
 def active_params(model: Any, total: int) -> int:
     """Parameters used per token: everything but the experts a token is not routed to."""
     config = model.config
-    n_experts = getattr(config, "num_local_experts", None)
+    n_experts: int | None = getattr(config, "num_local_experts", None)
     if not n_experts:
         return total
     routed = expert_params(model)
     if routed % n_experts:
         raise ValueError(f"expert parameters ({routed}) do not split evenly into {n_experts} experts")
-    return total - routed // n_experts * (n_experts - config.num_experts_per_tok)
+    per_token: int = config.num_experts_per_tok
+    return total - routed // n_experts * (n_experts - per_token)
 
 
 def llama_weight_count(config: Any) -> int:
     """Closed form of a Llama's parameters from its shapes: embeddings, per-layer attention (GQA-aware)
     and SwiGLU weights, two RMSNorm gains per layer, final norm, untied output head. No position term."""
-    d, layers, vocab = config.hidden_size, config.num_hidden_layers, config.vocab_size
-    head_dim = getattr(config, "head_dim", None) or d // config.num_attention_heads
-    q = config.num_attention_heads * head_dim
-    kv = config.num_key_value_heads * head_dim
+    d: int = config.hidden_size
+    layers: int = config.num_hidden_layers
+    vocab: int = config.vocab_size
+    head_dim: int = getattr(config, "head_dim", None) or d // config.num_attention_heads
+    q: int = config.num_attention_heads * head_dim
+    kv: int = config.num_key_value_heads * head_dim
     attention = d * q + 2 * d * kv + q * d
-    mlp = 3 * d * config.intermediate_size
+    mlp: int = 3 * d * config.intermediate_size
     per_layer = attention + mlp + 2 * d
     head = 0 if config.tie_word_embeddings else vocab * d
     return vocab * d + layers * per_layer + d + head
@@ -259,5 +263,7 @@ def design_choices(model: Any) -> DesignChoices:
 
 def _decoder_layers(model: Any) -> Any:
     inner = getattr(model, "model", None) or getattr(model, "transformer", None)
+    if inner is None:
+        raise AttributeError(f"{type(model).__name__} has no .model or .transformer holding its decoder layers")
     layers = getattr(inner, "layers", None)
     return layers if layers is not None else inner.h

@@ -9,8 +9,10 @@ model cards print.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 # transformers (config class, causal-LM class) per architecture family
 CLASSES = {
@@ -31,7 +33,7 @@ class LanguageModelSpec:
 
     name: str
     family: str
-    config: MappingProxyType  # transformers config fields
+    config: Mapping[str, Any]  # transformers config fields (stored read-only, as a MappingProxyType)
     source: str
 
     def __post_init__(self) -> None:
@@ -177,6 +179,6 @@ QWEN25_7B_1M = LanguageModelSpec(
            "Technical Report (Yang et al. 2025)",
 )
 
-SPECS: MappingProxyType = MappingProxyType({s.name: s for s in (
+SPECS: MappingProxyType[str, LanguageModelSpec] = MappingProxyType({s.name: s for s in (
     LLAMA_7B, LLAMA_13B, LLAMA_33B, LLAMA_65B, LLAMA2_7B, LLAMA2_13B, LLAMA2_70B, MISTRAL_7B, MIXTRAL_8X7B,
     PHI3_MINI, GPT3_175B, GEMMA_2B, GEMMA_7B, GEMMA2_2B, GEMMA2_9B, GEMMA2_27B, QWEN2_7B, QWEN25_7B_1M)})

@@ -82,15 +82,17 @@ def adapter_state_dict(unet: Any) -> dict[str, Any]:
     require("peft", "diffusion")
     from peft.utils import get_peft_model_state_dict
 
-    return get_peft_model_state_dict(unet)
+    state: dict[str, Any] = get_peft_model_state_dict(unet)
+    return state
 
 
 def tensor_bytes(tensors: Iterable[Any], dtype: Any) -> int:
     """Bytes of these tensors' values stored at `dtype`, exactly from their shapes (meta tensors too)."""
     import torch
 
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    return sum(t.numel() for t in tensors) * itemsize
+    itemsize: int = torch.empty((), dtype=dtype).element_size()
+    values: int = sum(t.numel() for t in tensors)
+    return values * itemsize
 
 
 def save_lora(state_dict: Mapping[str, Any], directory: str | os.PathLike[str], dtype: Any = None) -> Path:

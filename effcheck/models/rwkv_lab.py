@@ -169,7 +169,7 @@ def generate_lab(pipeline: Any, token_count: int, tick: Callable[[], None] | Non
         pipeline.model = ticking
     try:
         args = utils_mod.PIPELINE_ARGS(**LAB_ARGS)
-        text = pipeline.generate(LAB_PROMPT, token_count=token_count, args=args)
+        text: str = pipeline.generate(LAB_PROMPT, token_count=token_count, args=args)
     finally:
         pipeline.model = model
         np.random.set_state(saved)

@@ -106,27 +106,30 @@ def kv_cache_bytes(arch: SequenceArch, tokens: int, dtype_bytes: int) -> int:
     cfg = arch.config
     if arch.family == "mamba":
         raise ValueError(f"{arch.name} is a state-space model: it has no KV cache")
-    heads = cfg["num_attention_heads"]
-    kv_heads = cfg.get("num_key_value_heads") or heads
-    head_dim = cfg.get("head_dim") or cfg["hidden_size"] // heads
-    return 2 * cfg["num_hidden_layers"] * kv_heads * head_dim * tokens * dtype_bytes
+    heads: int = cfg["num_attention_heads"]
+    kv_heads: int = cfg.get("num_key_value_heads") or heads
+    head_dim: int = cfg.get("head_dim") or cfg["hidden_size"] // heads
+    layers: int = cfg["num_hidden_layers"]
+    return 2 * layers * kv_heads * head_dim * tokens * dtype_bytes
 
 
 def mamba_state_bytes(arch: SequenceArch, conv_bytes: int, ssm_bytes: int) -> int:
     """Mamba's recurrent state per sequence: per layer a conv window (d_inner x d_conv) and the SSM state
     (d_inner x d_state), Gu & Dao 2023 §3.3 and Algorithm 2; independent of the tokens seen."""
     cfg = arch.config
-    inner = cfg["expand"] * cfg["hidden_size"]
-    per_channel = cfg["conv_kernel"] * conv_bytes + cfg["state_size"] * ssm_bytes
-    return cfg["num_hidden_layers"] * inner * per_channel
+    inner: int = cfg["expand"] * cfg["hidden_size"]
+    per_channel: int = cfg["conv_kernel"] * conv_bytes + cfg["state_size"] * ssm_bytes
+    layers: int = cfg["num_hidden_layers"]
+    return layers * inner * per_channel
 
 
 def attention_flops_per_context_token(arch: SequenceArch) -> int:
     """FLOPs one decode step spends per cached token: QK^T and AV, each 2 x heads x head_dim, per layer."""
     cfg = arch.config
-    heads = cfg["num_attention_heads"]
-    head_dim = cfg.get("head_dim") or cfg["hidden_size"] // heads
-    return 2 * 2 * cfg["num_hidden_layers"] * heads * head_dim
+    heads: int = cfg["num_attention_heads"]
+    head_dim: int = cfg.get("head_dim") or cfg["hidden_size"] // heads
+    layers: int = cfg["num_hidden_layers"]
+    return 2 * 2 * layers * heads * head_dim
 
 
 def token_ids(n: int, device: str = "cpu", seed: int = 0, vocab: int = 50000) -> Any:
@@ -189,7 +192,9 @@ def generate_greedy(model: Any, prompt: Any, new_tokens: int, tick: Any = None, 
     import torch
 
     streamer = TokenTicker(tick, on_token) if (tick is not None or on_token is not None) else None
-    hook = model.register_forward_pre_hook(streamer.watch, with_kwargs=True) if on_token is not None else None
+    hook = None
+    if streamer is not None and on_token is not None:  # a streamer exists whenever on_token is given
+        hook = model.register_forward_pre_hook(streamer.watch, with_kwargs=True)
     try:
         with torch.no_grad():
             return model.generate(prompt, max_new_tokens=new_tokens, do_sample=False, streamer=streamer,
@@ -211,7 +216,9 @@ def mamba_transitions(model: Any, ids: Any) -> list[Any]:
     found: list[Any] = []
 
     class Transitions(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        def __torch_dispatch__(
+            self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+        ) -> Any:
             out = func(*args, **(kwargs or {}))
             if func.overloadpacket is torch.ops.aten.exp and out.dim() == 4 \
                     and out.shape[1] == inner and out.shape[3] == cfg.state_size:
