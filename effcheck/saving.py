@@ -38,11 +38,7 @@ def prepare_saving(config: pytest.Config, session: EffcheckSession) -> None:
     if bench.benchmarks and not bench.disabled:
         return  # pytest-benchmark writes its files itself, with its timing stats; effcheck's hooks add the ledger
     if bench.json:
-        target = bench.json
-        if hasattr(target, "close"):  # pytest-benchmark < 5.3 opens --benchmark-json itself (argparse.FileType)
-            target.close()
-            target = target.name
-        path = write_benchmark_json(config, target)
+        path = write_benchmark_json(config, bench.json)
         bench.json = None
         config.get_terminal_writer().line(f"effcheck: wrote {path} (no benchmark fixture timed anything; "
                                           "the claims ledger is under 'effcheck')")
