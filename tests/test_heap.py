@@ -1,5 +1,6 @@
 """The steady heap behind CPU timings: glibc stops handing freed temporaries back to the kernel."""
 
+import statistics
 import subprocess
 import sys
 
@@ -16,14 +17,16 @@ def faults_per_step(steps=20):  # RMSNorm-like: a chain of 8 MB temporaries, fre
         y = x.pow(2); z = y.mean(-1, keepdim=True); w = (x * torch.rsqrt(z + 1e-6)) * 2.0
         return float(w[0, 0])
     step()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    faults = []
     for _ in range(steps):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         step()
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / steps
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return faults
 
 if sys.argv[1] == "steady":
     print(steady_heap()); print(steady_heap())
-print(faults_per_step())
+print(" ".join(map(str, faults_per_step())))
 '''
 
 
@@ -37,6 +40,10 @@ def test_a_steady_heap_reuses_freed_temporaries_instead_of_faulting_fresh_pages(
     pytest.importorskip("torch")
     first, again, steady = _probe("steady")
     assert first == again and first.startswith("glibc ") and "mmap threshold 32 MiB" in first  # once, idempotent
-    assert float(steady) < 1.0  # pages reused: no fresh page per temporary
-    # the premise: glibc's own adaptive thresholds fault most of those pages in afresh on every step
-    assert float(_probe("adaptive")[0]) > 100
+    # pages reused: no fresh page per temporary. The median, not the mean: until the heap has grown to the
+    # chain's working set a step may still fault whole 8 MB temporaries in (2048 pages each), as the order
+    # of torch's frees decides: torch 2.6 in the first 2-4 steps (now and then one more later), 2.13 never
+    faults = [int(n) for n in steady.split()]
+    assert statistics.median(faults) == 0, faults
+    # the premise: glibc's own adaptive thresholds fault many of those pages in afresh, step after step
+    assert statistics.mean(int(n) for n in _probe("adaptive")[0].split()) > 100
