@@ -81,8 +81,24 @@ def _release(temp: _LockedTemp) -> None:
     os.close(temp.fd)
 
 
+def _writer_alive(path: Path) -> bool:
+    """Whether the process named in a temporary file's name (.effcheck-<pid>-<hex>.tmp) still runs."""
+    pid = path.name[len(_TEMP_PREFIX):].split("-", 1)[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, another user's
+    return True
+
+
 def remove_stale_temps(directory: str | os.PathLike[str]) -> list[Path]:
-    """Temporary files a killed run left (no process holds their lock): removed, and returned."""
+    """Temporary files a killed run left (its process is gone and nobody holds their lock): removed, and
+    returned. The live writer's own check matters: a file exists for a moment before its writer locks it,
+    and a concurrent run that took it for stale in that moment made the writer's save fail."""
     import fcntl
 
     removed: list[Path] = []
@@ -90,6 +106,8 @@ def remove_stale_temps(directory: str | os.PathLike[str]) -> list[Path]:
     if not root.is_dir():
         return removed
     for path in root.rglob(f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}"):
+        if _writer_alive(path):
+            continue
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:

@@ -373,9 +373,11 @@ def test_concurrent_runs_each_keep_their_file(suite):
                                "--benchmark-autosave", "test_suite.py"], cwd=suite.path, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(n)]
     outputs = [p.communicate(timeout=300)[0].decode() for p in procs]
-    assert all(p.returncode == 0 for p in procs), outputs
+    said = "\n".join(f"--- run {i}: exit {p.returncode}\n{out[-3000:]}"
+                     for i, (p, out) in enumerate(zip(procs, outputs, strict=True)))
+    assert all(p.returncode == 0 for p in procs), said
     runs = _runs(suite)
-    assert len(runs) == n and len({r.name.split("_", 1)[0] for r in runs}) == n
+    assert len(runs) == n and len({r.name.split("_", 1)[0] for r in runs}) == n, ([r.name for r in runs], said)
     assert not list((suite.path / ".benchmarks").rglob(".effcheck-*.tmp"))  # no temporary file left
 
 

@@ -51,17 +51,30 @@ def test_a_clash_takes_the_next_number_and_never_overwrites(tmp_path):
     assert path.name == "0004_theirs.json" and (tmp_path / "0003_theirs.json").read_text() == "theirs"
 
 
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
 def test_a_killed_writers_temporary_file_is_removed_a_live_one_kept(tmp_path):
     import fcntl
 
-    stale = tmp_path / ".effcheck-1-abc.tmp"
+    dead = _dead_pid()
+    stale = tmp_path / f".effcheck-{dead}-abc.tmp"
     stale.write_text("half")
-    live = tmp_path / ".effcheck-2-def.tmp"
+    live = tmp_path / f".effcheck-{dead}-def.tmp"  # a writer's lock keeps it, whatever the name says
     fd = os.open(live, os.O_CREAT | os.O_WRONLY)
     fcntl.flock(fd, fcntl.LOCK_EX)
+    # a live writer's file before it took its lock: the moment a concurrent run once removed it in
+    unlocked = tmp_path / f".effcheck-{os.getpid()}-fed.tmp"
+    unlocked.write_text("being written")
     try:
         assert remove_stale_temps(tmp_path) == [stale]
-        assert live.exists() and not stale.exists()
+        assert live.exists() and unlocked.exists() and not stale.exists()
     finally:
         os.close(fd)
 
