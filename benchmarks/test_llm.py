@@ -114,7 +114,7 @@ def _norm_training_speed(device: str, dtype: str, implementation: str) -> Measur
     from effcheck.meters.latency import ab_ratio
     from effcheck.models.language import llama_rms_norm
 
-    d, tokens = claims.RMSNORM_HIDDEN, claims.RMSNORM_TOKENS
+    d, tokens = claims.RMSNORM_HIDDEN, claims.RMSNORM_TOKENS["cpu" if device == "cpu" else "gpu"]
     x = torch.randn(tokens, d, device=device, dtype=getattr(torch, dtype), requires_grad=True)
     grad_out = torch.randn_like(x)
     layer_norm = torch.nn.LayerNorm(d, device=device, dtype=x.dtype)
@@ -135,7 +135,9 @@ def _norm_training_speed(device: str, dtype: str, implementation: str) -> Measur
     if device == "cpu":
         torch.set_num_threads(1)
     try:
-        m = ab_ratio(step(layer_norm), step(rms), device=device, rounds=9, label_a="layernorm",
+        # blocks of >= 0.1 s (some 30 LayerNorm and 10 RMSNorm steps) and 15 rounds: at 20 ms blocks and 9
+        # rounds the median moved 0.30-0.34 between quiet reruns
+        m = ab_ratio(step(layer_norm), step(rms), device=device, rounds=15, min_block_s=0.1, label_a="layernorm",
                      label_b=f"{implementation}_rmsnorm")
         faults = {"layernorm": page_faults_per_call(step(layer_norm)), "rmsnorm": page_faults_per_call(step(rms))}
         threads = torch.get_num_threads()

@@ -127,17 +127,24 @@ _RMSNORM_QUOTE = "RMSNorm (replacing LayerNorm): eliminates mean computation, mo
 # backward kernels). Two RMSNorms, each its own claim: torch.nn.RMSNorm (PyTorch's own, the algorithm at
 # its best in the library) under the article's sentence, and transformers' LlamaRMSNorm (what LLaMA runs
 # in transformers) as the suite's premise that the model users run gets the saving.
-# Sizes: LLaMA-7B's hidden 4096 x 512 tokens, float32 on CPU. At 2048 tokens every tensor is 32 MB, at
+# Sizes: LLaMA-7B's hidden 4096 x 128 tokens, float32 on CPU. At 2048 tokens every tensor is 32 MB, at
 # glibc's mmap ceiling, so each temporary was a fresh mmap: measured minor page faults per training step
 # were 16,386 for LayerNorm and 90,123 for LlamaRMSNorm (352 MB of pages zeroed by the kernel per call, a
 # cost that moves with the other processes' memory traffic: the old forward ratio ranged 0.33-0.42). At
 # 512 tokens (8 MB tensors) LayerNorm faulted 0 pages per step and the RMSNorms about 1,200-6,000, until
-# timings ran on a steady heap (effcheck.meters.heap): then 0 for both, and the ratio's rounds 0.31-0.44.
-RMSNORM_TOKENS, RMSNORM_HIDDEN = 512, 4096
+# timings ran on a steady heap (effcheck.meters.heap): then 0 for both, and the ratio's rounds 0.31-0.44;
+# still, the chain's working set of 8 MB tensors lives in memory, and its speed moved with the neighbours'
+# memory traffic (4 quiet reruns: 0.27-0.31). At 128 tokens (2 MB tensors) it stays in the CPU's caches:
+# 4 quiet reruns 0.28-0.29 for torch.nn.RMSNorm, 0.28-0.30 for LlamaRMSNorm; the verdict is the same.
+# On a GPU a 2 MB tensor is a kernel launch's worth of work: there, a training micro-batch of 4096 tokens.
+RMSNORM_TOKENS, RMSNORM_HIDDEN = {"cpu": 128, "gpu": 4096}, 4096
 RMSNORM_IMPLEMENTATIONS = ("torch", "transformers")
-_RMSNORM_SOURCE = ("article §2.5; Zhang & Sennrich 2019 (RMSNorm) §4 (7%-64% faster in their "
-                   "implementations); shapes: LLaMA-7B hidden 4096, 512 tokens, forward + backward (input and "
-                   "gain gradients)")
+
+
+def _rmsnorm_source(device: str) -> str:
+    return ("article §2.5; Zhang & Sennrich 2019 (RMSNorm) §4 (7%-64% faster in their implementations); "
+            f"shapes: LLaMA-7B hidden {RMSNORM_HIDDEN}, {RMSNORM_TOKENS[device]} tokens, forward + backward "
+            "(input and gain gradients)")
 _RMSNORM_REFUTED_CPU = (
     "on this CPU PyTorch runs LayerNorm forward and backward as one fused kernel each, and RMSNorm (both "
     "torch.nn.RMSNorm and transformers' LlamaRMSNorm) as about a dozen separate eager ops (pow, mean, rsqrt, "
@@ -153,7 +160,7 @@ def _rmsnorm_claim(implementation: str, device: str) -> Claim:
         id=f"llm/llama/rmsnorm_vs_layernorm/fwd_bwd/{implementation}/{device}",
         statement=f"A training step (forward + backward) of RMSNorm ({module}) is faster than of LayerNorm, "
                   f"on the {device.upper()}",
-        source=_RMSNORM_SOURCE + f"; torch.nn.LayerNorm vs {module}, "
+        source=_rmsnorm_source(device) + f"; torch.nn.LayerNorm vs {module}, "
                                  f"{'float32' if device == 'cpu' else 'bfloat16'}",
         metric="time LayerNorm / time RMSNorm, forward + backward",
         unit="x",

@@ -335,7 +335,7 @@ EFFICIENTNET_B0_TRAINING_STEP_VS_RESNET50 = Claim(
     source_kind="article",
     quote=ARTICLE_TRAINING,
     refuted="EfficientNet-B0 needs 10.6x fewer training FLOPs than ResNet-50, but its training step is only "
-            "about 3.5-3.8x faster on a CPU (batch 2, 224px, one thread; two runs: 3.81x, 3.45x): the "
+            "about 3.5-3.6x faster on a CPU (batch 2, 224px, one thread; 5 quiet reruns: 3.52-3.60x): the "
             "backward of its depthwise convolutions and its SE/SiLU elementwise work are memory-bound, so "
             "step time does not shrink with FLOPs or with its 4.8x fewer parameters",
 )
@@ -360,7 +360,8 @@ EFFICIENTNET_B0_TRAINING_FLOPS_VS_RESNET50 = Claim(
 EFFICIENTNET_B0_INFERENCE_VS_RESNET50 = Claim(
     id="vision/efficientnet_b0/inference_vs_resnet50",
     statement="EfficientNet-B0 is faster than ResNet-50 at inference: batch 1, 224px, no_grad, as the lab "
-              "times it, interleaved A/B (the article gives no factor for inference; its 5x is training's)",
+              "times it (on one CPU thread), interleaved A/B (the article gives no factor for inference; its 5x "
+              "is training's)",
     source="article §9 (Fundamentally lower training costs), §5.2 (benchmark_speed)",
     metric="inference latency ratio resnet50/efficientnet_b0 at batch 1, interleaved A/B, median",
     unit="x",
@@ -383,7 +384,10 @@ LATENCY_REFERENCE = "resnet50"
 LATENCY_CONTROL = "resnet18"
 _DEPTHWISE_REFUTED = (
     "its depthwise convolutions, squeeze-excitation and activations are memory-bound on a CPU at batch 1: "
-    "each multiply-add costs several times what a ResNet-50 multiply-add costs, so its MACs saving does not "
+    "each multiply-add costs about 2-2.4x what a ResNet-50 multiply-add costs on one CPU thread (5 quiet "
+    "reruns: efficientnet_b0 2.30-2.35, mobilenetv2_100 2.07-2.19, efficientnet_b3 1.96-2.03, at the bound; "
+    "3-4x at two threads, where ResNet-50's large convolutions parallelize and depthwise ones do not), so "
+    "its MACs saving does not "
     "become a proportional latency saving"
 )
 

@@ -2,8 +2,8 @@
 
 glibc's malloc serves a large block by mmap, or from the heap and trims the heap's free top back to the
 kernel; its thresholds adapt as the program runs. An eager op chain such as RMSNorm's (a dozen 8 MB
-temporaries per training step) then asks the kernel for fresh pages on most calls, and each page is
-faulted in and zeroed: measured here, LlamaRMSNorm's step took 27-41 ms with thousands of minor page
+temporaries per training step at 512 x 4096) then asks the kernel for fresh pages on most calls, and each
+page is faulted in and zeroed: measured here, LlamaRMSNorm's step took 27-41 ms with thousands of minor page
 faults and LayerNorm's 8 ms, their ratio ranging 0.14-0.85 per round; with the thresholds fixed, 0 faults,
 9.2 ms against 3.1 ms and rounds within 0.31-0.44. What a fault costs depends on the other processes'
 memory traffic, so it is noise in a time ratio, not a property of either side.
