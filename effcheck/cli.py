@@ -103,9 +103,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _cmd_history(args: argparse.Namespace) -> int:
     from effcheck.dashboard import check_out_dir, write_dashboard
+    from effcheck.models import require
     from effcheck.store import load_runs
     from effcheck.timeline import run_from_file
 
+    for library in ("matplotlib", "jinja2"):  # the plots extra, asked for in one line before any work
+        require(library, "plots")
     check_out_dir(args.out)  # a bad --out fails in one line before any file is read
     runs = []
     for loaded in load_runs(args.storage, _warn):

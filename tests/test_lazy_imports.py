@@ -85,6 +85,20 @@ def test_reporting_cli_runs_where_torch_is_not_installed(tmp_path):
     assert set(ast.literal_eval(codes.removeprefix("CODES "))) == {0}, out.stdout[-2000:]
 
 
+def test_history_without_the_plots_extra_says_what_to_install_in_one_line(tmp_path):
+    code = (
+        "import sys\n"
+        "sys.modules['matplotlib'] = None  # as if not installed\n"
+        "from effcheck.cli import main\n"
+        "raise SystemExit(main(['history', '--out', 'dash', '--storage', '.benchmarks']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 2 and out.stderr == (
+        "effcheck: error: matplotlib is not installed: pip install 'effcheck[plots]'\n"), out.stderr[-2000:]
+    assert not (tmp_path / "dash").exists()
+
+
 def test_a_project_without_claims_runs_where_torch_is_not_installed(tmp_path):
     (tmp_path / "test_plain.py").write_text("import pytest\n@pytest.mark.gpu\ndef test_a(): pass\n")
     code = (
