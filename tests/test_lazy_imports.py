@@ -12,6 +12,12 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "timm", "transformers", "diffusers", "rwkv", "peft")
 
 
+def _python_in(folder: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter running code in folder, importing this checkout's effcheck."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=folder,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
 def _imported_after(code: str) -> list[str]:
     probe = f"{code}\nimport sys\nprint('heavy:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120,
@@ -78,8 +84,7 @@ def test_reporting_cli_runs_where_torch_is_not_installed(tmp_path):
         "except ImportError:\n    pass\n"
         "print('CODES', codes)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = _python_in(tmp_path, code)
     assert out.returncode == 0, out.stderr[-2000:]
     codes = [line for line in out.stdout.splitlines() if line.startswith("CODES")][-1]
     assert set(ast.literal_eval(codes.removeprefix("CODES "))) == {0}, out.stdout[-2000:]
@@ -92,8 +97,7 @@ def test_history_without_the_plots_extra_says_what_to_install_in_one_line(tmp_pa
         "from effcheck.cli import main\n"
         "raise SystemExit(main(['history', '--out', 'dash', '--storage', '.benchmarks']))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = _python_in(tmp_path, code)
     assert out.returncode == 2 and out.stderr == (
         "effcheck: error: matplotlib is not installed: pip install 'effcheck[plots]'\n"), out.stderr[-2000:]
     assert not (tmp_path / "dash").exists()
@@ -107,7 +111,6 @@ def test_a_project_without_claims_runs_where_torch_is_not_installed(tmp_path):
         "import pytest\n"
         "raise SystemExit(int(pytest.main(['-q', '-p', 'no:cacheprovider', '--benchmark-json=b.json'])))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = _python_in(tmp_path, code)
     assert out.returncode == 0 and "1 passed" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
     assert json.loads((tmp_path / "b.json").read_text())["effcheck"]["results"] == []
