@@ -2,7 +2,7 @@
 """A benchmark of the harness itself: what the suite costs and how still its timed ratios hold.
 
 Reports, for the pull-request tier (README, "Tiers": the deterministic claims but the slow ones), its wall
-time serially and with `-n 2 --dist loadfile` and the peak resident memory of its largest process; and, for every
+time serially and with `-n 2 --dist worksteal` and the peak resident memory of its largest process; and, for every
 timed claim, its value in each of N full reruns of the timed tier with max/min (the spread between runs,
 which one run's IQR cannot show). Not a test: wall-clock numbers depend on the machine and its load, so
 they are printed for a person to compare before and after a change, never asserted.
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="effcheck-harness-") as tmp:
         scratch = Path(tmp)
         if not args.skip_tier:
-            runs = [("serial", [])] + ([] if args.skip_parallel else [("-n 2", ["-n", "2", "--dist", "loadfile"])])
+            runs = [("serial", [])] + ([] if args.skip_parallel else [("-n 2", ["-n", "2", "--dist", "worksteal"])])
             for name, extra in runs:
                 wall, rc, peak = _pytest(args.python, TIER, scratch / name.replace(" ", ""),
                                          scratch / f"tier-{name.replace(' ', '')}.json", extra)
