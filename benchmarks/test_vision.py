@@ -11,6 +11,7 @@ import math
 import pytest
 
 from effcheck.claims import vision as claims
+from effcheck.claims import vision_speed
 from effcheck.meters.flops import count_macs
 from effcheck.meters.params import count_params, ratio_measurement
 from effcheck.meters.rounding import half_steps, parse_figure
@@ -295,11 +296,11 @@ def test_timm_pretrained_models(effcheck):
 
 # -- training FLOPs (§9): the deterministic half of "training ... is 5x faster" -------------------------
 
-@pytest.mark.claim(claims.EFFICIENTNET_B0_TRAINING_FLOPS_VS_RESNET50)
+@pytest.mark.claim(vision_speed.EFFICIENTNET_B0_TRAINING_FLOPS_VS_RESNET50)
 def test_efficientnet_b0_training_flops_vs_resnet50(effcheck):
     import torch
 
-    batch = claims.TRAINING_BATCH
+    batch = vision_speed.TRAINING_BATCH
     x = image_batch(224, "meta", batch=batch)
     y = torch.zeros(batch, dtype=torch.long, device="meta")
     flops = {n: training_flops(timm_model(n, "meta"), x, y) for n in ("resnet50", "efficientnet_b0")}

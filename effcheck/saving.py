@@ -43,21 +43,66 @@ def prepare_saving(config: pytest.Config, session: EffcheckSession) -> None:
         config.get_terminal_writer().line(f"effcheck: wrote {path} (no benchmark fixture timed anything; "
                                           "the claims ledger is under 'effcheck')")
     if checked and (bench.save or bench.autosave):
-        session._save_history_if_benchmark_did_not()
+        save_history_if_benchmark_did_not(config, session)
         bench.save = bench.autosave = None  # saved: pytest-benchmark would only say "Not saving anything"
 
 
-def write_benchmark_json(config: pytest.Config, path: str | Path) -> Path:
+def _benchmark_json(config: pytest.Config, include_data: bool) -> dict[str, Any]:
     """A pytest-benchmark JSON report with no timed benchmarks, through its own hooks (so every plugin's
     update hooks run, effcheck's ledger included)."""
-    from effcheck.store import write_json_atomic
-
     bench: Any = getattr(config, "_benchmarksession")  # noqa: B009 (pytest-benchmark's, untyped on Config)
     hook = config.hook
     machine_info = bench.get_machine_info()
     commit_info = hook.pytest_benchmark_generate_commit_info(config=config)
     hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
-    output = hook.pytest_benchmark_generate_json(config=config, benchmarks=[], include_data=True,
-                                                 machine_info=machine_info, commit_info=commit_info)
+    output: dict[str, Any] = hook.pytest_benchmark_generate_json(
+        config=config, benchmarks=[], include_data=include_data, machine_info=machine_info, commit_info=commit_info)
     hook.pytest_benchmark_update_json(config=config, benchmarks=[], output_json=output)
-    return write_json_atomic(path, output)
+    return output
+
+
+def write_benchmark_json(config: pytest.Config, path: str | Path) -> Path:
+    """--benchmark-json when pytest-benchmark would write nothing."""
+    from effcheck.store import write_json_atomic
+
+    return write_json_atomic(path, _benchmark_json(config, include_data=True))
+
+
+def save_history_if_benchmark_did_not(config: pytest.Config, session: EffcheckSession) -> None:
+    """pytest-benchmark saves nothing when no test timed with its fixture: then the claims would vanish
+    from the history, so effcheck writes the run file itself, in the same place and format (no timing
+    stats, the ledger under "effcheck")."""
+    bench: Any = getattr(config, "_benchmarksession", None)
+    if bench is None or not (bench.save or bench.autosave) or (bench.benchmarks and not bench.disabled):
+        return
+    _exclusive_save(session, bench.storage, _benchmark_json(config, include_data=False),
+                    bench.save or bench.autosave)
+
+
+def _exclusive_save(session: EffcheckSession, storage: Any, output_json: dict[str, Any], name: str) -> None:
+    """Save a run file that never replaces another (see effcheck.store.create_run_file)."""
+    from effcheck.errors import EffcheckError
+    from effcheck.store import create_run_file, remove_stale_temps
+
+    folder = storage.get("probe").parent
+    remove_stale_temps(folder)
+    try:
+        session.saved_path = str(create_run_file(folder, name, output_json))
+    except EffcheckError as exc:
+        session.save_error = str(exc)
+
+
+def save_exclusively(config: pytest.Config, session: EffcheckSession) -> None:
+    """pytest-benchmark's own save picks a number and opens it for writing: two runs finishing together
+    write one name and one run is lost. Its storage saves through the exclusive create instead."""
+    bench: Any = getattr(config, "_benchmarksession", None)
+    storage = getattr(bench, "storage", None)
+    if storage is None or not hasattr(storage, "save") or not hasattr(storage, "get"):
+        return
+
+    def save(output_json: dict[str, Any], save: str) -> None:
+        _exclusive_save(session, storage, output_json, save)
+        if session.saved_path:
+            bench.logger.info(f"Saved benchmark data in: {session.saved_path}")
+
+    storage.save = save

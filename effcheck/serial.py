@@ -36,7 +36,8 @@ class RunLock:
             os.close(fd)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (another user's counts: it exists)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -51,7 +52,7 @@ def create_lock_file() -> str:
     folder = Path(tempfile.gettempdir())
     for path in folder.glob("effcheck-*.lock"):
         match = _LOCK_NAME.match(path.name)
-        if match and not _alive(int(match["pid"])):
+        if match and not process_alive(int(match["pid"])):
             path.unlink(missing_ok=True)
     fd, lock = tempfile.mkstemp(prefix=f"effcheck-{os.getpid()}-", suffix=".lock")
     os.close(fd)

@@ -343,7 +343,9 @@ class EffcheckSession:
 
         try:
             if self._results:
-                self._save_history_if_benchmark_did_not()
+                from effcheck.saving import save_history_if_benchmark_did_not
+
+                save_history_if_benchmark_did_not(self.config, self)
             if self.options.json:  # written even when no claim ran: the file the user asked for exists
                 write_json_atomic(self.options.json, self.ledger().to_dict())
         except EffcheckError as exc:
@@ -355,51 +357,12 @@ class EffcheckSession:
         self._interrupted = True
         self._ledger = None
 
-    def _save_history_if_benchmark_did_not(self) -> None:
-        """pytest-benchmark saves nothing under xdist or when no test timed with its fixture: then the
-        claims would vanish from the history, so effcheck writes the run file itself, in the same place
-        and format (no timing stats, the ledger under "effcheck")."""
-        bench = getattr(self.config, "_benchmarksession", None)
-        if bench is None or not (bench.save or bench.autosave) or (bench.benchmarks and not bench.disabled):
-            return
-        hook = self.config.hook
-        machine_info = bench.get_machine_info()
-        commit_info = hook.pytest_benchmark_generate_commit_info(config=self.config)
-        hook.pytest_benchmark_update_commit_info(config=self.config, commit_info=commit_info)
-        output = hook.pytest_benchmark_generate_json(config=self.config, benchmarks=[], include_data=False,
-                                                     machine_info=machine_info, commit_info=commit_info)
-        hook.pytest_benchmark_update_json(config=self.config, benchmarks=[], output_json=output)
-        self._exclusive_save(bench.storage, output, bench.save or bench.autosave)
-
-    def _exclusive_save(self, storage: Any, output_json: dict[str, Any], name: str) -> None:
-        """Save a run file that never replaces another (see effcheck.store.create_run_file)."""
-        from effcheck.store import create_run_file, remove_stale_temps
-
-        folder = storage.get("probe").parent
-        remove_stale_temps(folder)
-        try:
-            self.saved_path = str(create_run_file(folder, name, output_json))
-        except EffcheckError as exc:
-            self.save_error = str(exc)
-
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self._session = session
-        self._patch_benchmark_save()
+        if not self.is_worker:
+            from effcheck.saving import save_exclusively
 
-    def _patch_benchmark_save(self) -> None:
-        """pytest-benchmark's own save picks a number and opens it for writing: two runs finishing together
-        write one name and one run is lost. Its storage saves through the exclusive create instead."""
-        bench: Any = getattr(self.config, "_benchmarksession", None)
-        storage = getattr(bench, "storage", None)
-        if self.is_worker or storage is None or not hasattr(storage, "save") or not hasattr(storage, "get"):
-            return
-
-        def save(output_json: dict[str, Any], save: str) -> None:
-            self._exclusive_save(storage, output_json, save)
-            if self.saved_path:
-                bench.logger.info(f"Saved benchmark data in: {self.saved_path}")
-
-        storage.save = save
+            save_exclusively(self.config, self)
 
     # -- pytest-benchmark: its JSON files are the history ------------------------------------------
     @pytest.hookimpl(optionalhook=True)

@@ -83,16 +83,10 @@ def _release(temp: _LockedTemp) -> None:
 
 def _writer_alive(path: Path) -> bool:
     """Whether the process named in a temporary file's name (.effcheck-<pid>-<hex>.tmp) still runs."""
+    from effcheck.serial import process_alive
+
     pid = path.name[len(_TEMP_PREFIX):].split("-", 1)[0]
-    if not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, another user's
-    return True
+    return pid.isdigit() and process_alive(int(pid))
 
 
 def remove_stale_temps(directory: str | os.PathLike[str]) -> list[Path]:

@@ -3,6 +3,8 @@ imported a second time in one process: import it once, before any inner run does
 so `pytest --help` stays light)."""
 
 import contextlib
+import subprocess
+import sys
 
 import pytest
 
@@ -19,3 +21,11 @@ def _inner_runs_are_not_xdist_workers(request, monkeypatch):
     there as if that run were under xdist too: an inner run is a user's own session, so it must not see it."""
     if "pytester" in request.fixturenames:
         monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    """The id of a process that has exited: what a killed run leaves in its files' names."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

@@ -51,19 +51,10 @@ def test_a_clash_takes_the_next_number_and_never_overwrites(tmp_path):
     assert path.name == "0004_theirs.json" and (tmp_path / "0003_theirs.json").read_text() == "theirs"
 
 
-def _dead_pid() -> int:
-    import subprocess
-    import sys
-
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
-def test_a_killed_writers_temporary_file_is_removed_a_live_one_kept(tmp_path):
+def test_a_killed_writers_temporary_file_is_removed_a_live_one_kept(tmp_path, dead_pid):
     import fcntl
 
-    dead = _dead_pid()
+    dead = dead_pid
     stale = tmp_path / f".effcheck-{dead}-abc.tmp"
     stale.write_text("half")
     live = tmp_path / f".effcheck-{dead}-def.tmp"  # a writer's lock keeps it, whatever the name says

@@ -100,17 +100,11 @@ def test_a_worker_timing_reads_like_pytest_benchmarks_own():
     assert reported.fullname == metadata.fullname and bool(reported) and not reported.has_error
 
 
-def _dead_pid():
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
-def test_a_dead_controllers_lock_file_is_removed_and_a_live_ones_kept(pytester, monkeypatch):
+def test_a_dead_controllers_lock_file_is_removed_and_a_live_ones_kept(pytester, monkeypatch, dead_pid):
     pytest.importorskip("xdist")
     tmp = pytester.mkdir("tmp")
     monkeypatch.setenv("TMPDIR", str(tmp))  # this run's temp folder: other runs' lock files are not ours
-    dead = tmp / f"effcheck-{_dead_pid()}-abc_12.lock"
+    dead = tmp / f"effcheck-{dead_pid}-abc_12.lock"
     live = tmp / f"effcheck-{os.getpid()}-def_34.lock"
     other = tmp / "effcheck-notes.lock"  # not a lock name the controller makes: never touched
     for path in (dead, live, other):
