@@ -130,6 +130,15 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
             report_timing(item)  # the controller saves it (effcheck.timings)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own, which tears the test's fixtures down
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """After a benchmark, what survives is frozen out of the collector's way (see effcheck.meters.heap)."""
+    if is_effcheck_benchmark(item):
+        from effcheck.meters.heap import freeze_survivors
+
+        freeze_survivors()
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if hasattr(session.config, "workerinput"):
         from effcheck.timings import quiet_worker

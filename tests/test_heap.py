@@ -47,3 +47,71 @@ def test_a_steady_heap_reuses_freed_temporaries_instead_of_faulting_fresh_pages(
     assert statistics.median(faults) == 0, faults
     # the premise: glibc's own adaptive thresholds fault many of those pages in afresh, step after step
     assert statistics.mean(int(n) for n in _probe("adaptive")[0].split()) > 100
+
+
+# -- the cyclic collector -----------------------------------------------------------------------------------
+GC_SUITE = '''
+import gc, weakref
+import pytest
+from effcheck.records import Claim, Measurement
+
+CLAIM = Claim(id="fam/c", statement="s", source="src", metric="m", unit="x", comparison=">=", expected=1.0)
+REFS = {}
+
+class Node:
+    pass
+
+def cycle(name):
+    node = Node(); node.me = node  # garbage only a collection frees
+    REFS[name] = weakref.ref(node)
+    return node
+
+def test_plain_first():
+    cycle("plain")
+    assert gc.get_freeze_count() == 0  # a project's other tests change nothing
+
+@pytest.mark.claim(CLAIM)
+def test_benchmark(effcheck):
+    cycle("benchmark")
+    KEEP.append(Node())  # alive after the test: frozen
+    effcheck.check(Measurement(value=2.0, unit="x", method="m"))
+
+KEEP = []
+
+def test_after():
+    assert REFS["benchmark"]() is None  # collected before the freeze, not frozen with the survivors
+    assert gc.get_freeze_count() > 0 and not any(o is KEEP[0] for o in gc.get_objects())
+'''
+
+
+def test_after_a_benchmark_survivors_are_frozen_and_its_garbage_collected(pytester):
+    pytester.makepyfile(test_gc=GC_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+
+
+FROZEN_PROBE = '''
+import gc, sys
+from effcheck.meters.heap import frozen_heap, freeze_survivors
+if sys.argv[1] == "settled":
+    freeze_survivors()
+class Node: pass
+dead = Node(); dead.me = dead; del dead  # garbage from before the block
+before = gc.get_freeze_count()
+with frozen_heap():
+    inside = gc.get_freeze_count()
+    gc.collect()  # what rwkv's loader does per layer
+print(before, inside > 0, gc.get_freeze_count(), sum(type(o).__name__ == "Node" for o in gc.get_objects()))
+'''
+
+
+@pytest.mark.parametrize("mode, frozen_after", [("plain", "0"), ("settled", "frozen")])
+def test_frozen_heap_undoes_its_freeze_unless_benchmarks_keep_the_heap_frozen(mode, frozen_after):
+    out = subprocess.run([sys.executable, "-c", FROZEN_PROBE, mode], capture_output=True, text=True, check=True)
+    before, inside, after, live_nodes = out.stdout.split()
+    assert inside == "True"
+    if frozen_after == "0":
+        assert before == after == "0"  # outside effcheck's benchmarks, the block's freeze is undone
+    else:
+        assert int(after) >= int(before) > 0
+        assert live_nodes == "0"  # the dead cycle was collected, not frozen

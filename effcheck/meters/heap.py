@@ -1,4 +1,4 @@
-"""A steady CPU heap while timing: freed temporaries stay in the process instead of going back to the kernel.
+"""A steady heap: freed temporaries stay in the process (glibc), long-lived objects leave the collector's walk.
 
 glibc's malloc serves a large block by mmap, or from the heap and trims the heap's free top back to the
 kernel; its thresholds adapt as the program runs. An eager op chain such as RMSNorm's (a dozen 8 MB
@@ -15,9 +15,11 @@ memory is reused, not returned). Elsewhere (musl, macOS, Windows) it changes not
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import sys
+from collections.abc import Iterator
 
 _M_TRIM_THRESHOLD = -1  # glibc malloc.h
 _M_MMAP_THRESHOLD = -3
@@ -49,3 +51,37 @@ def _fix_thresholds() -> str:
     ok = mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
     version = gnu_get_libc_version().decode()
     return STEADY.replace("glibc", f"glibc {version}") if ok else f"glibc {version} refused mallopt: heap adaptive"
+
+
+# -- the cyclic garbage collector ----------------------------------------------------------------------------
+# torch, transformers, diffusers and timm leave about a million long-lived objects after import. Python's
+# full collections walk all of them (0.1-0.3 s each here): 43 of them in the pull-request tier took 3.9 s,
+# pytest's two collections at exit 0.8 s and the interpreter's own at shutdown 1-2 s. After each benchmark,
+# freeze_survivors() collects (so nothing dead is kept) and moves what is left into the permanent
+# generation, which later collections skip; only what the next benchmark creates is walked.
+
+
+def freeze_survivors() -> None:
+    """Collect, then freeze every object still alive (gc.freeze): full collections stay cheap after it."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Everything alive now frozen while the block runs, for code that calls gc.collect() in a loop (rwkv's
+    loader, once per layer). Where freeze_survivors already runs (inside effcheck's benchmarks) the heap stays
+    frozen afterwards, after a collection of the young objects; elsewhere the block's freeze is undone."""
+    import gc
+
+    already = gc.get_freeze_count() > 0
+    if already:
+        gc.collect()  # only the unfrozen objects: cheap, and nothing dead gets frozen
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if not already:
+            gc.unfreeze()

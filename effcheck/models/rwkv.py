@@ -12,7 +12,6 @@ file, so `validate_rwkv4` checks every key and shape first and names the one tha
 from __future__ import annotations
 
 import functools
-import gc
 import math
 import os
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from effcheck.errors import CheckpointLayoutError, EffcheckError
+from effcheck.meters.heap import frozen_heap
 from effcheck.models import require
 
 # The tokenizer the package ships (rwkv/rwkv_vocab_v20230424.txt): the World vocabulary. Its ids run to
@@ -247,13 +247,9 @@ def load_rwkv4(path: str | Path, strategy: str) -> Any:
     validate_rwkv4(torch.load(path, map_location="cpu", mmap=True, weights_only=True))
     # rwkv runs gc.collect() once per layer while loading; with transformers imported each full collection
     # walks a large heap (~0.2 s). Freezing what is already alive makes them scan only the loader's objects.
-    gc.freeze()
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*torch.jit.*deprecated", category=FutureWarning)
-            return model_mod.RWKV(model=str(path), strategy=strategy, verbose=False)
-    finally:
-        gc.unfreeze()
+    with frozen_heap(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.*deprecated", category=FutureWarning)
+        return model_mod.RWKV(model=str(path), strategy=strategy, verbose=False)
 
 
 def hf_rwkv_config(config: Rwkv4Config) -> Any:

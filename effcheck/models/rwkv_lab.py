@@ -12,13 +12,13 @@ own World tokenizer builds a trie for seconds.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from effcheck.meters.heap import frozen_heap
 from effcheck.models.rwkv import RWKV4_TINY_PILE, import_rwkv, write_rwkv4_checkpoint
 
 LAB_PROMPT = "The key advantage of efficient architecture design is"
@@ -103,12 +103,9 @@ def replay_lab_calls(workdir: str | Path, strategy: str) -> tuple[LabCall, ...]:
     calls: list[LabCall] = []
     with _working_directory(lab_dir), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*torch.jit.*deprecated", category=FutureWarning)
-        gc.freeze()  # rwkv's loader runs gc.collect() per layer: cheap over a frozen heap (see load_rwkv4)
-        try:
+        with frozen_heap():  # rwkv's loader runs gc.collect() per layer: cheap over a frozen heap (load_rwkv4)
             model = _attempt(calls, f'RWKV(model="rwkv-169m", strategy="{strategy}")',
                              lambda: model_mod.RWKV(model="rwkv-169m", strategy=strategy))
-        finally:
-            gc.unfreeze()
         args_code = ", ".join(f"{k}={v}" for k, v in LAB_ARGS.items())
         args = _attempt(calls, f"PIPELINE_ARGS({args_code}, token_count=0)",
                         lambda: utils_mod.PIPELINE_ARGS(**LAB_ARGS, token_count=0))
