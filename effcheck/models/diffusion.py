@@ -20,6 +20,7 @@ from typing import Any
 
 from effcheck.errors import EffcheckError
 from effcheck.models import require
+from effcheck.models.build import building_on
 from effcheck.models.diffusion_configs import SDSpec
 
 # The article's lab (§7.2): this prompt, seed 42, 50 steps with the default sampler and the pipeline's
@@ -80,7 +81,7 @@ def _build(make: Any, device: str, dtype: Any, seed: int) -> Any:
     import torch
 
     torch.manual_seed(seed)
-    with torch.device(device):
+    with building_on(device):
         module = make()
     if dtype is not None:
         module = module.to(dtype)

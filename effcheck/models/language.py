@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from effcheck.models import require
+from effcheck.models.build import building_on
 
 # the specs lived here first: SPECS, LanguageModelSpec and llama_ffn_hidden stay importable from this module
 from effcheck.models.language_specs import CLASSES, SPECS, LanguageModelSpec, llama_ffn_hidden  # noqa: F401
@@ -43,7 +44,7 @@ def causal_lm(name: str, device: str = "meta", dtype: str | None = None, **overr
 
     config = hf_config(name, **overrides)
     model_class = getattr(transformers, CLASSES[spec(name).family][1])
-    with torch.device(device):
+    with building_on(device):
         model = model_class(config)
     if dtype is not None:
         model = model.to(getattr(torch, dtype))
@@ -96,7 +97,7 @@ def tiny_llama(num_key_value_heads: int, *, heads: int = 32, head_dim: int = 8, 
         num_attention_heads=heads, num_key_value_heads=num_key_value_heads, vocab_size=256,
         max_position_embeddings=512, **({"attn_implementation": attn_implementation} if attn_implementation else {}))
     torch.manual_seed(seed)
-    with torch.device(device):
+    with building_on(device):
         model = transformers.LlamaForCausalLM(config)
     return model.eval()
 
@@ -191,10 +192,9 @@ def llama_rms_norm(d: int, eps: float = 1e-6, device: str = "cpu") -> Any:
 def gelu_ffn(d: int, hidden: int, device: str = "meta") -> Any:
     """GPT-2's feed-forward block (Linear d->hidden, GELU, Linear hidden->d), the FFN SwiGLU replaces."""
     transformers = require("transformers", "llm")
-    import torch
     from transformers.models.gpt2.modeling_gpt2 import GPT2MLP
 
-    with torch.device(device):
+    with building_on(device):
         return GPT2MLP(hidden, transformers.GPT2Config(n_embd=d))
 
 

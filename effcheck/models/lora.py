@@ -18,6 +18,7 @@ from typing import Any
 
 from effcheck.errors import EffcheckError
 from effcheck.models import require
+from effcheck.models.build import building_on
 
 # huggingface/diffusers examples/consistency_distillation/train_lcm_distill_lora_sd_wds.py: --lora_rank
 # default 64, --lora_alpha default 64, and the default lora_target_modules ("By default, LoRA will be
@@ -59,7 +60,7 @@ def add_lcm_lora(unet: Any, *, rank: int = LCM_LORA_RANK, alpha: int = LCM_LORA_
     if next(unet.parameters()).device.type == "meta":
         # peft builds each LoRA layer on the default device and initialises it before moving it to the base
         # layer's device: on a meta UNet, build them on meta too (shapes only), which is ~10x faster
-        with torch.device("meta"):
+        with building_on("meta"):
             unet.add_adapter(lcm_lora_config(rank, alpha))
     else:
         unet.add_adapter(lcm_lora_config(rank, alpha))

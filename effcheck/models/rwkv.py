@@ -23,6 +23,7 @@ from typing import Any
 from effcheck.errors import CheckpointLayoutError, EffcheckError
 from effcheck.meters.heap import frozen_heap
 from effcheck.models import require
+from effcheck.models.build import building_on
 
 # The tokenizer the package ships (rwkv/rwkv_vocab_v20230424.txt): the World vocabulary. Its ids run to
 # 65529, so a model driven by it needs the World models' 65536-row embedding.
@@ -269,7 +270,7 @@ def hf_rwkv(config: Rwkv4Config, device: str = "cpu", seed: int = 0) -> Any:
     import torch
 
     torch.manual_seed(seed)
-    with torch.device(device):
+    with building_on(device):
         model = transformers.RwkvForCausalLM(hf_rwkv_config(config))
     return model.eval()
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from effcheck.models import require
+from effcheck.models.build import building_on
 
 _CLASSES = {"mamba": ("MambaConfig", "MambaForCausalLM"), "llama": ("LlamaConfig", "LlamaForCausalLM"),
             "gpt_neox": ("GPTNeoXConfig", "GPTNeoXForCausalLM")}
@@ -96,7 +97,7 @@ def hf_model(arch: SequenceArch, device: str = "cpu", dtype: str = "float32", at
     model_cls = getattr(transformers, _CLASSES[arch.family][1])
     config = hf_config(arch, None if arch.family == "mamba" else attn)
     torch.manual_seed(seed)
-    with torch.device(device):
+    with building_on(device):
         model = model_cls(config)
     return model.to(getattr(torch, dtype)).eval()
 

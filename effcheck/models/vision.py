@@ -10,6 +10,7 @@ from typing import Any
 
 from effcheck.meters.scaling import ScaledVariant
 from effcheck.models import require
+from effcheck.models.build import building_on
 
 # EfficientNet B0-B7: (width, depth, resolution) exactly as the official TF code lists them
 # (tensorflow/tpu models/official/efficientnet/efficientnet_builder.py, efficientnet_params) and as timm's
@@ -32,9 +33,8 @@ def new_timm_model(name: str, device: str = "cpu", **kwargs: Any) -> Any:
     """A fresh timm.create_model(name) in eval mode on `device`, random weights: for work that changes the
     model (training), which must not touch the session's shared instance."""
     timm = require("timm", "vision")
-    import torch
 
-    with torch.device(device):
+    with building_on(device):
         model = timm.create_model(name, pretrained=False, **kwargs)
     return model.eval()
 
@@ -167,14 +167,13 @@ def mobilenet_v1(separable: bool, device: str = "cpu", config: MobileNetConfig =
 
     Conv-BN-ReLU throughout, as the paper's Figure 3; eval mode, random weights.
     """
-    import torch
     from torch import nn
 
     def conv_bn(c_in: int, c_out: int, kernel: int, stride: int, groups: int = 1) -> list[nn.Module]:
         return [nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False),
                 nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
-    with torch.device(device):
+    with building_on(device):
         modules = conv_bn(3, config.stem, KERNEL, 2)
         c_in = config.stem
         for c_out, stride in config.layers:
