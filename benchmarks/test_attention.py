@@ -309,15 +309,17 @@ def test_mqa_kv_cache_32x(effcheck, tiny_cache_bytes):
 
 
 _PROMPT = 64  # cache bytes are linear in tokens (tests/test_language_configs.py checks it)
+_DEPTH = "cache bytes of the full depth from 1- and 2-layer builds of the config, all layers alike"
 
 
 @functools.cache
 def _kv_bytes_per_token(name: str, dtype: str, **overrides) -> int:
-    """Key+value bytes per token of a real transformers cache after a prompt, full-size model on meta;
-    cached: the GQA, serving and million-token claims read the same models."""
-    from effcheck.models.language import causal_lm, kv_bytes, prefill_cache
+    """Key+value bytes per token of a real transformers cache after a prompt, full-size model on meta (its
+    depth from 1- and 2-layer builds where all layers are alike: see kv_bytes_per_token); cached: the GQA,
+    serving and million-token claims read the same models."""
+    from effcheck.models.language import kv_bytes_per_token
 
-    return kv_bytes(prefill_cache(causal_lm(name, "meta", dtype, **overrides), _PROMPT, "meta")) // _PROMPT
+    return kv_bytes_per_token(name, dtype, _PROMPT, **overrides)
 
 
 def _full_size_cache_ratio(name: str, dtype: str, mha_kv_heads: int) -> Measurement:
@@ -332,7 +334,7 @@ def _full_size_cache_ratio(name: str, dtype: str, mha_kv_heads: int) -> Measurem
         value=mha / gqa, unit="x", device="meta",
         method=f"key+value tensor bytes per token of the transformers cache after a {_PROMPT}-token prompt, "
                f"full-size {name} ({dtype}) on meta, num_key_value_heads {config.num_key_value_heads} vs "
-               f"{mha_kv_heads}",
+               f"{mha_kv_heads}; {_DEPTH}",
         details={"gqa_bytes_per_token": gqa, "mha_bytes_per_token": mha,
                  "tokens_held_at_full_context": held, "gqa_gib_at_full_context": gqa * held / 2**30,
                  "mha_gib_at_full_context": mha * held / 2**30},
@@ -466,7 +468,7 @@ def test_users_at_fixed_memory(effcheck, model):
         value=users["gqa"] / users["mha"], unit="x", device="meta",
         method=f"(memory of {gpus} x H100 80GB - 16-bit weights) / KV bytes of one user at {context} tokens, "
                f"real transformers caches on meta, num_key_value_heads {built.config.num_key_value_heads} vs "
-               f"{built.config.num_attention_heads}",
+               f"{built.config.num_attention_heads}; {_DEPTH}",
         details={"weight_bytes": weights, "free_bytes": free, "kv_bytes_per_user": per_user,
                  "whole_users": {k: int(u) for k, u in users.items()}},
     ))
@@ -491,7 +493,7 @@ def test_million_token_kv_cache(effcheck):
     effcheck.check(Measurement(
         value=found[smallest]["x_h200"], unit="x GPU memory", device="meta",
         method="(16-bit weight bytes + KV bytes per token of a real transformers cache on meta x 1,000,000) / "
-               f"H200 141 GB; smallest: {smallest}",
+               f"H200 141 GB; smallest: {smallest}; {_DEPTH}",
         details={"models": found, "h200_bytes": H200_BYTES},
     ))
 

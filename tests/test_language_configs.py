@@ -13,11 +13,13 @@ from effcheck.models.language import (  # noqa: E402
     causal_lm,
     hf_config,
     kv_bytes,
+    kv_bytes_per_token,
     llama_ffn_hidden,
     llama_weight_count,
     prefill_cache,
     spec,
     tiny_llama,
+    uniform_layers,
 )
 
 
@@ -162,6 +164,27 @@ def test_kv_cache_bytes_are_linear_in_tokens():
     model = causal_lm("qwen2.5-7b-1m", "meta", "bfloat16")
     one, two = (kv_bytes(prefill_cache(model, n, "meta")) for n in (64, 128))
     assert two == 2 * one == 2 * 64 * 2 * 28 * 4 * 128 * 2
+
+
+# every (model, dtype, overrides) whose KV bytes the attention benchmarks read
+KV_READS = [("llama-2-70b", "float16", {}), ("llama-2-70b", "float16", {"num_key_value_heads": 64}),
+            ("mistral-7b", "bfloat16", {}), ("mistral-7b", "bfloat16", {"num_key_value_heads": 32}),
+            ("llama-2-7b", "bfloat16", {}), ("llama-2-70b", "bfloat16", {}), ("qwen2.5-7b-1m", "bfloat16", {})]
+
+
+@pytest.mark.parametrize("name, dtype, overrides", KV_READS, ids=lambda v: str(v) if isinstance(v, str) else "")
+def test_kv_bytes_from_shallow_builds_equal_the_full_depth_prefill(name, dtype, overrides):
+    assert uniform_layers(name, **overrides)
+    full = kv_bytes(prefill_cache(causal_lm(name, "meta", dtype, **overrides), 8, "meta")) // 8
+    assert kv_bytes_per_token(name, dtype, 8, **overrides) == full
+
+
+def test_mixed_layers_are_prefilled_at_full_depth():
+    """Gemma-2 alternates sliding-window and global layers: no shallow shortcut, and still the real bytes."""
+    assert not uniform_layers("gemma-2-2b")
+    per_token = kv_bytes_per_token("gemma-2-2b", "bfloat16", 4)
+    config = hf_config("gemma-2-2b")
+    assert per_token == 2 * config.num_hidden_layers * config.num_key_value_heads * config.head_dim * 2
 
 
 def test_meta_forward_runs_and_leaves_autocast_alone():
