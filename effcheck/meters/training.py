@@ -18,6 +18,7 @@ in the step ratio, not counted in the FLOPs.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -76,11 +77,13 @@ def training_flops(model: Any, inputs: Any, targets: Any,
     loss_fn(outputs, targets) defaults to cross-entropy (a classifier's loss). Gradients are cleared and the
     model's train/eval mode restored after, so a cached model is left as it was found.
     """
+    from effcheck.meters.meta_cache import all_meta, meta_shape_cache
+
     was_training = model.training
     model.train()
     counter = training_counter()
     try:
-        with counter:
+        with meta_shape_cache() if all_meta(inputs, targets) else contextlib.nullcontext(), counter:
             _loss(model, inputs, targets, loss_fn).backward()
     finally:
         model.zero_grad(set_to_none=True)
