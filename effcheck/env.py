@@ -46,7 +46,7 @@ def torch_info(device: str) -> dict[str, Any]:
     except ImportError:
         return {"torch": None}
     info: dict[str, Any] = {
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # a str subclass (TorchVersion): plain, so execnet can carry it
         "cuda_build": torch.version.cuda,
         "cuda_available": torch.cuda.is_available(),
         "threads": torch.get_num_threads(),

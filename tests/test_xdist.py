@@ -184,3 +184,37 @@ def test_ctrl_c_under_xdist_saves_an_incomplete_run_that_is_never_a_baseline(pyt
     gated = pytester.runpytest("--benchmark-compare")  # against 0001, not the interrupted 4.4
     assert gated.ret == pytest.ExitCode.TESTS_FAILED
     gated.stdout.fnmatch_lines(["*fam/exact: regression: ratio was 4.5 x in baseline run 0001_*"])
+
+
+TORCH_CLAIM = '''
+import pytest
+from claimsdata import claim, measured
+
+@pytest.mark.claim(claim("fam/torch"))
+def test_with_torch(effcheck):
+    import torch
+    effcheck.check(measured(float(torch.ones(5).sum())))
+'''
+
+CONTROLLER_PROBE = '''
+import sys
+def pytest_sessionfinish(session):
+    if not hasattr(session.config, "workerinput"):
+        print(f"controller imported torch: {'torch' in sys.modules}")
+'''
+
+
+def test_the_controller_takes_its_environment_from_a_worker_without_importing_torch(pytester):
+    """The controller runs no test; the workers that imported torch hand it the environment (plain data: a
+    TorchVersion, a str subclass, made execnet crash the worker once), so it never imports torch itself."""
+    pytest.importorskip("torch")
+    pytester.makepyfile(claimsdata=CLAIMS, test_torch=TORCH_CLAIM, probe=CONTROLLER_PROBE)
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "probe", "-p", "no:cacheprovider",
+                                           "--effcheck-json=ledger.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*controller imported torch: False*"])
+    assert "crashed" not in result.stdout.str() + result.stderr.str()
+    environment = json.loads((pytester.path / "ledger.json").read_text())["environment"]
+    import torch
+
+    assert environment["torch"] == str(torch.__version__) and environment["device"] == "cpu"
