@@ -135,8 +135,8 @@ def _norm_training_speed(device: str, dtype: str, implementation: str) -> Measur
     if device == "cpu":
         torch.set_num_threads(1)
     try:
-        # blocks of >= 0.1 s (some 30 LayerNorm and 10 RMSNorm steps) and 15 rounds: at 20 ms blocks and 9
-        # rounds the median moved 0.30-0.34 between quiet reruns
+        # blocks of >= 0.1 s (at 32 tokens some 400-500 LayerNorm and 90-230 RMSNorm steps) and 15 rounds: at
+        # 20 ms blocks and 9 rounds the median moved 0.30-0.34 between quiet reruns (then at 512 tokens)
         m = ab_ratio(step(layer_norm), step(rms), device=device, rounds=15, min_block_s=0.1, label_a="layernorm",
                      label_b=f"{implementation}_rmsnorm")
         faults = {"layernorm": page_faults_per_call(step(layer_norm)), "rmsnorm": page_faults_per_call(step(rms))}

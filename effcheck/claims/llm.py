@@ -127,17 +127,21 @@ _RMSNORM_QUOTE = "RMSNorm (replacing LayerNorm): eliminates mean computation, mo
 # backward kernels). Two RMSNorms, each its own claim: torch.nn.RMSNorm (PyTorch's own, the algorithm at
 # its best in the library) under the article's sentence, and transformers' LlamaRMSNorm (what LLaMA runs
 # in transformers) as the suite's premise that the model users run gets the saving.
-# Sizes: LLaMA-7B's hidden 4096 x 128 tokens, float32 on CPU. At 2048 tokens every tensor is 32 MB, at
+# Sizes: LLaMA-7B's hidden 4096 x 32 tokens, float32 on CPU. At 2048 tokens every tensor is 32 MB, at
 # glibc's mmap ceiling, so each temporary was a fresh mmap: measured minor page faults per training step
 # were 16,386 for LayerNorm and 90,123 for LlamaRMSNorm (352 MB of pages zeroed by the kernel per call, a
 # cost that moves with the other processes' memory traffic: the old forward ratio ranged 0.33-0.42). At
 # 512 tokens (8 MB tensors) LayerNorm faulted 0 pages per step and the RMSNorms about 1,200-6,000, until
 # timings ran on a steady heap (effcheck.meters.heap): then 0 for both, and the ratio's rounds 0.31-0.44;
 # still, the chain's working set of 8 MB tensors lives in memory, and its speed moved with the neighbours'
-# memory traffic (4 quiet reruns: 0.27-0.31). At 128 tokens (2 MB tensors) it stays in the CPU's caches:
-# 4 quiet reruns 0.28-0.29 for torch.nn.RMSNorm, 0.28-0.30 for LlamaRMSNorm; the verdict is the same.
+# memory traffic (4 quiet reruns: 0.27-0.31). At 128 tokens (2 MB tensors) the chain lives in the L3 cache
+# the machine's neighbours share (this one: 32 MB, 1 MB of L2 per core): 5 quiet reruns of the timed tier
+# read 0.275-0.315 for torch.nn.RMSNorm (max/min 1.147), and one process measuring 4 times in a row
+# 0.244-0.274. At 32 tokens (512 KB tensors, each pass still 130k elements, far above dispatch overhead)
+# two processes of 3 measurements each read 0.393-0.406 (torch) and 0.391-0.411 (LlamaRMSNorm), 16 tokens
+# the same, 64 tokens 0.36-0.39: the speed no longer depends on what the neighbours keep in L3.
 # On a GPU a 2 MB tensor is a kernel launch's worth of work: there, a training micro-batch of 4096 tokens.
-RMSNORM_TOKENS, RMSNORM_HIDDEN = {"cpu": 128, "gpu": 4096}, 4096
+RMSNORM_TOKENS, RMSNORM_HIDDEN = {"cpu": 32, "gpu": 4096}, 4096
 RMSNORM_IMPLEMENTATIONS = ("torch", "transformers")
 
 
