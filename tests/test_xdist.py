@@ -155,7 +155,7 @@ def test_ctrl_c_under_xdist_saves_an_incomplete_run_that_is_never_a_baseline(pyt
     for marker in ("sleeping", "exact.reported"):
         (pytester.path / marker).unlink()
     tmp = pytester.mkdir("tmp")
-    env = {**os.environ, "EXACT": "4.4", "SLEEP": "1", "TMPDIR": str(tmp),
+    env = {**os.environ, "EXACT": "4.4", "SLEEP": "1", "TMPDIR": str(tmp), "PYTHONFAULTHANDLER": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(pytester.path), os.environ.get("PYTHONPATH")]))}
     # its own process group, as a terminal's foreground job: Ctrl-C reaches the controller and its workers
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2",
@@ -168,7 +168,12 @@ def test_ctrl_c_under_xdist_saves_an_incomplete_run_that_is_never_a_baseline(pyt
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()[0].decode()
         os.killpg(proc.pid, signal.SIGINT)
-        output = proc.communicate(timeout=60)[0].decode()
+        try:
+            output = proc.communicate(timeout=60)[0].decode()
+        except subprocess.TimeoutExpired:  # a hang: every process of the run prints its threads' stacks
+            os.killpg(proc.pid, signal.SIGABRT)
+            pytest.fail("the run did not end within 60 s of Ctrl-C; its output, then each process's stacks:\n"
+                        + proc.communicate(timeout=30)[0].decode(errors="replace"))
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
