@@ -157,10 +157,13 @@ def test_ctrl_c_under_xdist_saves_an_incomplete_run_that_is_never_a_baseline(pyt
     tmp = pytester.mkdir("tmp")
     env = {**os.environ, "EXACT": "4.4", "SLEEP": "1", "TMPDIR": str(tmp), "PYTHONFAULTHANDLER": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(pytester.path), os.environ.get("PYTHONPATH")]))}
-    # its own process group, as a terminal's foreground job: Ctrl-C reaches the controller and its workers
+    # its own process group, as a terminal's foreground job: Ctrl-C reaches the controller and its workers.
+    # A foreground job's SIGINT is the default one; a job started in the background by a non-interactive
+    # shell (nohup ... &) ignores it and hands that on, and the run then sleeps through Ctrl-C.
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2",
                              "--benchmark-autosave"], cwd=pytester.path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for _ in range(1200):  # the sleeper started and fam/exact reached the controller
             if proc.poll() is not None or all((pytester.path / m).exists() for m in ("sleeping", "exact.reported")):
