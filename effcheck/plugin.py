@@ -48,6 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
     session = EffcheckSession(config, options)
     config.stash[SESSION] = session
     config.pluginmanager.register(session, "effcheck-session")
+    from effcheck.saving import BenchmarkHooks
+
+    config.pluginmanager.register(BenchmarkHooks(session), "effcheck-benchmark-hooks")
 
 
 def _session(config: pytest.Config) -> EffcheckSession:

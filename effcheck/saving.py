@@ -16,9 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import pytest
+import pytest
 
+if TYPE_CHECKING:
     from effcheck.session import EffcheckSession
 
 
@@ -106,3 +106,42 @@ def save_exclusively(config: pytest.Config, session: EffcheckSession) -> None:
             bench.logger.info(f"Saved benchmark data in: {session.saved_path}")
 
     storage.save = save
+
+
+class BenchmarkHooks:
+    """pytest-benchmark's hooks: its JSON files are the history, so each carries the claims ledger; its
+    machine_info names the device only. Registered by the plugin beside the session it reads."""
+
+    def __init__(self, session: EffcheckSession) -> None:
+        self.session = session
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_benchmark_update_json(self, config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
+        ledger = self.session.ledger()
+        output_json["effcheck"] = ledger.to_dict()
+        by_node: dict[str, list[dict[str, Any]]] = {}
+        for result in ledger.results:
+            by_node.setdefault(result.nodeid, []).append(result.to_dict())
+        for bench in output_json.get("benchmarks", []):
+            found = by_node.get(bench.get("fullname", ""))
+            if found:
+                bench.setdefault("extra_info", {})["effcheck"] = found
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_benchmark_update_machine_info(self, config: pytest.Config, machine_info: dict[str, Any]) -> None:
+        # Only the device: software versions live in the ledger. pytest-benchmark warns when machine_info
+        # differs from the compared run's, and with the storage outside the working directory that warning
+        # itself crashes (it takes a relative path); an upgrade must not change machine_info.
+        machine_info["effcheck"] = {"hardware_key": self.session.hardware_key()}
+
+    @pytest.hookimpl(optionalhook=True, hookwrapper=True)
+    def pytest_benchmark_compare_machine_info(self, config: pytest.Config, benchmarksession: Any,
+                                              machine_info: dict[str, Any], compared_benchmark: dict[str, Any],
+                                              ) -> Any:
+        outcome = yield
+        try:
+            outcome.get_result()
+        except Exception as exc:  # pytest-benchmark's own warning failed (its relpath of a storage elsewhere)
+            outcome.force_result(None)
+            self.session.warnings.append(f"pytest-benchmark could not compare machine_info ({exc!r}); "
+                                         "timings still compared")

@@ -376,35 +376,3 @@ class EffcheckSession:
             from effcheck.saving import save_exclusively
 
             save_exclusively(self.config, self)
-
-    # -- pytest-benchmark: its JSON files are the history ------------------------------------------
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_benchmark_update_json(self, config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
-        ledger = self.ledger()
-        output_json["effcheck"] = ledger.to_dict()
-        by_node: dict[str, list[dict[str, Any]]] = {}
-        for result in ledger.results:
-            by_node.setdefault(result.nodeid, []).append(result.to_dict())
-        for bench in output_json.get("benchmarks", []):
-            found = by_node.get(bench.get("fullname", ""))
-            if found:
-                bench.setdefault("extra_info", {})["effcheck"] = found
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_benchmark_update_machine_info(self, config: pytest.Config, machine_info: dict[str, Any]) -> None:
-        # Only the device: software versions live in the ledger. pytest-benchmark warns when machine_info
-        # differs from the compared run's, and with the storage outside the working directory that warning
-        # itself crashes (it takes a relative path); an upgrade must not change machine_info.
-        machine_info["effcheck"] = {"hardware_key": self.hardware_key()}
-
-    @pytest.hookimpl(optionalhook=True, hookwrapper=True)
-    def pytest_benchmark_compare_machine_info(self, config: pytest.Config, benchmarksession: Any,
-                                              machine_info: dict[str, Any], compared_benchmark: dict[str, Any],
-                                              ) -> Any:
-        outcome = yield
-        try:
-            outcome.get_result()
-        except Exception as exc:  # pytest-benchmark's own warning failed (its relpath of a storage elsewhere)
-            outcome.force_result(None)
-            self.warnings.append(f"pytest-benchmark could not compare machine_info ({exc!r}); timings still "
-                                 "compared")

@@ -8,7 +8,6 @@ which of the two it holds.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -42,10 +41,10 @@ def count_flops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
     shapes, several times faster for full-size models."""
     import torch
 
-    from effcheck.meters.meta_cache import all_meta, meta_shape_cache
+    from effcheck.meters.meta_cache import shape_cache_if_meta
 
     counter = _counter()
-    with torch.no_grad(), (meta_shape_cache() if all_meta(args, kwargs) else contextlib.nullcontext()), counter:
+    with torch.no_grad(), shape_cache_if_meta(args, kwargs), counter:
         fn(*args, **kwargs)
     return int(counter.get_total_flops())
 

@@ -24,17 +24,14 @@ class _Uncacheable(Exception):
     pass
 
 
-def _tensor_key(t: Any) -> tuple[Any, ...]:
-    if t.device.type != "meta" or t.layout is not _strided():
-        raise _Uncacheable
-    return (tuple(t.shape), t.stride(), t.storage_offset(), t.dtype, t.is_conj(), t.is_neg(), t.requires_grad)
-
-
 def _key(value: Any) -> Any:
     import torch
 
     if isinstance(value, torch.Tensor):
-        return _tensor_key(value)
+        if value.device.type != "meta" or value.layout is not torch.strided:
+            raise _Uncacheable
+        return (tuple(value.shape), value.stride(), value.storage_offset(), value.dtype, value.is_conj(),
+                value.is_neg(), value.requires_grad)
     if isinstance(value, _SCALARS):
         return (type(value), value)  # True and 1 hash alike: the type keeps them apart
     if isinstance(value, (list, tuple)):
@@ -44,12 +41,6 @@ def _key(value: Any) -> Any:
     if isinstance(value, (torch.dtype, torch.device, torch.layout, torch.memory_format)):
         return value
     raise _Uncacheable
-
-
-def _strided() -> Any:
-    import torch
-
-    return torch.strided
 
 
 def _functional(func: Any) -> bool:
@@ -134,3 +125,10 @@ def all_meta(*values: Any) -> bool:
         elif isinstance(v, dict):
             stack.extend(v.values())
     return found
+
+
+def shape_cache_if_meta(*values: Any) -> Any:
+    """meta_shape_cache() when the call's tensors are all on meta, else a context that does nothing."""
+    import contextlib
+
+    return meta_shape_cache() if all_meta(*values) else contextlib.nullcontext()

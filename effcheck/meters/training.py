@@ -18,7 +18,6 @@ in the step ratio, not counted in the FLOPs.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -77,13 +76,13 @@ def training_flops(model: Any, inputs: Any, targets: Any,
     loss_fn(outputs, targets) defaults to cross-entropy (a classifier's loss). Gradients are cleared and the
     model's train/eval mode restored after, so a cached model is left as it was found.
     """
-    from effcheck.meters.meta_cache import all_meta, meta_shape_cache
+    from effcheck.meters.meta_cache import shape_cache_if_meta
 
     was_training = model.training
     model.train()
     counter = training_counter()
     try:
-        with meta_shape_cache() if all_meta(inputs, targets) else contextlib.nullcontext(), counter:
+        with shape_cache_if_meta(inputs, targets), counter:
             _loss(model, inputs, targets, loss_fn).backward()
     finally:
         model.zero_grad(set_to_none=True)
