@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from effcheck.errors import BaselineError, EffcheckError
+from effcheck.errors import BaselineError, EffcheckError, SchemaError
 from effcheck.options import add_options
 from effcheck.records import Ledger
 
@@ -51,7 +51,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     path = resolve_run(args.run, args.storage, _warn)
     ledger = load_ledger(path)
-    deltas = [Delta.from_dict(d) for d in (ledger.comparison or {}).get("deltas", [])]
+    try:
+        deltas = [Delta.from_dict(d) for d in (ledger.comparison or {}).get("deltas", [])]
+    except SchemaError as exc:
+        raise SchemaError(f"{path}: {exc}; move it aside or restore it") from exc
     if args.format == "markdown":
         from effcheck.report import pr_markdown
 

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import numbers
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from enum import Enum
+from fractions import Fraction
 from typing import Any
 
-from effcheck.errors import UsageError
-from effcheck.records import ClaimResult, Ledger, _fmt
+from effcheck.errors import SchemaError, UsageError
+from effcheck.records import ClaimResult, Ledger, _fmt, delta_numbers
 from effcheck.stats import mann_whitney_less, median
 
 # The median of an interleaved time ratio drifts between runs by more than its within-run spread shows:
@@ -92,6 +94,33 @@ class GatePolicy:
         return found
 
 
+def relative_change(before: float, after: float) -> float:
+    """(after - before) / |before|, exactly rounded; a move from zero is infinite, signed as the move (a
+    Delta says "from zero" and shows both values: there is no percentage of nothing)."""
+    if after == before:
+        return 0.0
+    if before == 0:
+        return math.copysign(math.inf, after)
+    exact_before, exact_after = _exact(before), _exact(after)  # floats' own subtraction could round a move to 0
+    try:
+        return float((exact_after - exact_before) / abs(exact_before))
+    except OverflowError:  # beyond the largest float (a move from 1e-300 to 1e300)
+        return math.copysign(math.inf, exact_after - exact_before)
+
+
+def _exact(value: Any) -> Fraction:  # a float, or an int (a count) that a float would round
+    return Fraction(int(value)) if isinstance(value, numbers.Integral) else Fraction(float(value))
+
+
+def change_words(before: float | None, after: float | None, change: float | None) -> str:
+    """The change between two values as every report prints it: '-2.2%', or 'from zero'."""
+    if change is None or before is None or after is None:
+        return "-"
+    if before == 0 and after != 0:
+        return "from zero"
+    return f"{change:+.1%}"
+
+
 class Status(str, Enum):
     REGRESSION = "regression"
     IMPROVEMENT = "improvement"
@@ -139,15 +168,41 @@ class Delta:
             return policy.require_baseline
         return False
 
+    def change_text(self) -> str:
+        """The change as reports print it ('-2.2%', 'from zero'; '-' when nothing was compared)."""
+        return change_words(self.baseline_value, self.current_value, self.change)
+
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: an infinite change (a move from zero) is stored as null, as JSON has no infinity;
+        from_dict derives it again from the two values."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["status"] = self.status.value
+        if self.change is not None and not math.isfinite(self.change):
+            data["change"] = None
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Delta:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        """A delta as to_dict (or an older effcheck, which wrote an infinite change as "inf") stored it;
+        SchemaError when it is malformed (a number that is no finite number, an unknown status)."""
+        try:
+            if not isinstance(data, Mapping):
+                raise TypeError(f"a delta must be an object, got {type(data).__name__}")
+            names = {f.name for f in fields(cls)}
+            known: dict[str, Any] = {k: v for k, v in data.items() if k in names}
+            known.update(delta_numbers(data))
+            before, after = known.get("baseline_value"), known.get("current_value")
+            if known.get("change") is None and before is not None and after is not None:
+                known["change"] = relative_change(before, after)
+            history = known.get("history", 0)
+            if isinstance(history, bool) or not isinstance(history, int):
+                raise TypeError(f"history must be an integer, got {history!r}")
+            for name in ("claim_id", "message", "baseline_run", "unit", "scope", "environment_change"):
+                if not isinstance(known.get(name, ""), str):
+                    raise TypeError(f"{name} must be a string")
+            return cls(**known)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SchemaError(f"not an effcheck gate delta ({exc})") from exc
 
 
 def _worse(direction: str, change: float) -> bool:
@@ -219,12 +274,12 @@ def _compare(current: ClaimResult, baseline: ClaimResult | None, policy: GatePol
                      f"[{cm.unit}]): save a new baseline", baseline_run)
     tol = policy.tolerance_for(cid, claim.tolerance, claim.noisy)
     b, c = bm.value, cm.value
-    change = (c - b) / abs(b) if b != 0 else (0.0 if c == b else math.copysign(math.inf, c))
+    change = relative_change(b, c)
     p = None
     base_samples = pooled if len(pooled) > len(bm.samples) else bm.samples
     if claim.noisy and len(cm.samples) >= MIN_SAMPLES and len(base_samples) >= MIN_SAMPLES:
         b, c = median(base_samples), median(cm.samples)
-        change = (c - b) / abs(b) if b != 0 else 0.0
+        change = relative_change(b, c)
         p_worse, p_better = _p_worse(claim.better, cm.samples, base_samples)
         large = abs(change) > tol
         if large and _worse(claim.better, change) and p_worse < ALPHA:
@@ -245,7 +300,8 @@ def _compare(current: ClaimResult, baseline: ClaimResult | None, policy: GatePol
         stat += f" against {len(pooled)} samples pooled over accepted runs"
     message = (
         f"{cid}: {status.value}: {claim.metric} was {_fmt(b)} {cm.unit} in baseline run {baseline_run or '-'}, "
-        f"now {_fmt(c)} {cm.unit} ({change:+.1%}); tolerance {tol:.1%} ({kind}, {claim.better} is better){stat}"
+        f"now {_fmt(c)} {cm.unit} ({change_words(b, c, change)}); tolerance {tol:.1%} ({kind}, {claim.better} is "
+        f"better){stat}"
     )
     return Delta(cid, status, message, baseline_run, b, c, cm.unit, change, tol, p)
 

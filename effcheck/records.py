@@ -14,6 +14,9 @@ JSON history (bump SCHEMA_VERSION and add a line here whenever the JSON form cha
      names the run it compared with. Values are validated as finite numbers on reading.
      Migration from 1 (done on reading, files are never rewritten): complete=true, accepted=[];
      a claim's scope is derived from the environment, not from the old torch-keyed hardware_key.
+     A delta's change is a finite number, or null for a move from zero (no percentage: readers derive
+     it from baseline_value and current_value); writers before this note stored the string "inf"
+     there, which is still read (no version bump: every reader of 2 reads both).
 """
 
 from __future__ import annotations
@@ -60,6 +63,29 @@ def _number(name: str, value: Any) -> float:
     number = float(value)
     _finite(name, number)
     return number
+
+
+# The numbers of a gate delta (effcheck.gate.Delta) as a ledger's comparison stores them.
+DELTA_NUMBERS = ("baseline_value", "current_value", "change", "tolerance", "p_value")
+# A move from zero's infinite change as effcheck first wrote it (str(math.inf)), before it wrote null.
+_OLD_INFINITE_CHANGE = ("inf", "-inf")
+
+
+def delta_numbers(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored delta's numbers (those present), validated: each a finite number or null. A change stored
+    as "inf"/"-inf" (a move from zero, as older effcheck wrote it) reads as null: the reader derives it
+    from the two values. Raises ValueError (an ill-typed or out-of-range number)."""
+    found: dict[str, Any] = {}
+    for name in DELTA_NUMBERS:
+        if name not in data:
+            continue
+        value = data[name]
+        if name == "change" and value in _OLD_INFINITE_CHANGE:
+            value = None
+        if value is not None or name == "tolerance":
+            _number(f"delta {name}", value)
+        found[name] = value
+    return found
 
 
 @dataclass(frozen=True)
@@ -367,6 +393,7 @@ def ledger_header(data: Any) -> dict[str, Any]:
         raise SchemaError(f"malformed effcheck ledger (comparison is {type(comparison).__name__})")
     if not all(isinstance(r, Mapping) for r in results):
         raise SchemaError("malformed effcheck ledger (a result is not an object)")
+    _check_deltas(comparison)
     return {
         "results": results,
         "environment": environment,
@@ -377,3 +404,18 @@ def ledger_header(data: Any) -> dict[str, Any]:
         "complete": bool(data.get("complete", True)) if version >= 2 else True,
         "accepted": tuple(str(a) for a in accepted),
     }
+
+
+def _check_deltas(comparison: Mapping[str, Any] | None) -> None:
+    """The recorded gate deltas' numbers: every report prints them, so a bad one makes the file malformed."""
+    deltas = (comparison or {}).get("deltas")
+    if deltas is None:
+        return
+    if not isinstance(deltas, list) or not all(isinstance(d, Mapping) for d in deltas):
+        raise SchemaError("malformed effcheck ledger (comparison deltas are not a list of objects)")
+    for delta in deltas:
+        try:
+            delta_numbers(delta)
+        except ValueError as exc:
+            claim = delta.get("claim_id")
+            raise SchemaError(f"malformed effcheck ledger (the comparison of {claim!r}: {exc})") from exc

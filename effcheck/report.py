@@ -91,7 +91,7 @@ def markdown_gate(deltas: Iterable[Delta], policy: GatePolicy) -> str:
     out = ["| claim | status | baseline | now | change | tolerance | p |", "|---|---|---|---|---|---|---|"]
     for d in deltas:
         status = f"**{d.status.value}**" if d.failing(policy) else d.status.value
-        change = "-" if d.change is None else f"{d.change:+.1%}"
+        change = d.change_text()
         p = "-" if d.p_value is None else f"{d.p_value:.3g}"
         out.append(f"| `{d.claim_id}` | {status} | {_fmt(d.baseline_value)} | {_fmt(d.current_value)} {d.unit} "
                    f"| {change} | {d.tolerance:.1%} | {p} |")

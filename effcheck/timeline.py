@@ -17,6 +17,7 @@ from typing import Any
 
 from effcheck.baseline import entries_of, scope_of, select
 from effcheck.env import software_versions
+from effcheck.errors import SchemaError
 from effcheck.gate import Delta, GatePolicy, Status, compare_results
 from effcheck.records import Claim, ClaimResult, Ledger, Verdict
 
@@ -114,7 +115,7 @@ def _recorded_delta(run: Run, claim_id: str) -> Delta | None:
         if isinstance(raw, Mapping) and raw.get("claim_id") == claim_id:
             try:
                 return Delta.from_dict(raw)
-            except (TypeError, ValueError):
+            except SchemaError:
                 return None
     return None
 
@@ -182,5 +183,5 @@ def change_text(history: ClaimHistory) -> str:
         return "no baseline yet"
     if delta.status in (Status.NOT_COMPARED, Status.NEW, Status.MISSING):
         return str(delta.status.value)
-    change = "" if delta.change is None else f" {delta.change:+.1%}"
-    return f"{delta.status.value}{change}"
+    change = delta.change_text()
+    return delta.status.value if change == "-" else f"{delta.status.value} {change}"

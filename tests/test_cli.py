@@ -136,3 +136,20 @@ def test_list_over_a_path_that_does_not_collect_is_one_line(tmp_path, capsys, mo
     err = capsys.readouterr().err.strip()
     assert err.startswith("effcheck: error: could not collect") and "\n" not in err
 
+
+
+def test_a_run_saved_by_an_older_effcheck_with_an_infinite_change_still_reports(storage, capsys, tmp_path):
+    # effcheck before 0.x wrote a move from zero's relative change as the string "inf"
+    delta = {"claim_id": "fam/x", "status": "improvement", "message": "fam/x: improvement", "baseline_run": "0001_abc",
+             "baseline_value": 0, "current_value": 2.0, "unit": "x", "change": "inf", "tolerance": 0.0}
+    ledger = _ledger(2.0)
+    run = Ledger(ledger.results, ledger.environment, ledger.hardware_key, ledger.created, "0.1.0",
+                 {"gated": True, "baseline": None, "deltas": [delta]})
+    _save(storage, "0001", _ledger(0.0))
+    _save(storage, "0002", run)
+    assert main(["report", "--format", "markdown", "--storage", str(storage)]) == 0
+    assert "| `fam/x` | improvement | 0 | 2 x | from zero |" in capsys.readouterr().out
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("jinja2")
+    assert main(["history", "--out", str(tmp_path / "dash"), "--storage", str(storage)]) == 0
+    assert "improvement from zero" in (tmp_path / "dash" / "index.html").read_text()

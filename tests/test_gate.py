@@ -1,11 +1,14 @@
 """The gate's pure core: tolerances, rank statistics and deltas, property-tested."""
 
+import json
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from effcheck.errors import UsageError
-from effcheck.gate import GatePolicy, Status, compare_ledgers, compare_results, parse_tolerance
+from effcheck.errors import SchemaError, UsageError
+from effcheck.gate import Delta, GatePolicy, Status, compare_ledgers, compare_results, parse_tolerance
 from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict
 from effcheck.stats import mann_whitney_less, median
 
@@ -136,3 +139,31 @@ def test_pooled_baseline_samples_absorb_drift_between_runs():
                              pooled=tuple(low + high))
     assert alone.status is Status.IMPROVEMENT
     assert pooled.status is Status.UNCHANGED and "pooled over accepted runs" in pooled.message
+
+
+# every value a measurement may hold: floats of any magnitude, zero, and exact integers up to the float range
+VALUES = (st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**308), 10**308)
+          | st.sampled_from([0, 0.0, -0.0, 5, 1e-300, 1e300]))
+
+
+@given(VALUES, VALUES, st.sampled_from(["higher", "lower", "none"]))
+def test_every_delta_survives_the_ledgers_json_and_reads_the_same(before, after, better):
+    delta = compare_results(_result(_claim(better=better), after), _result(_claim(better=better), before),
+                            GatePolicy(), "0001_abc")
+    assert (delta.status is Status.UNCHANGED) == (before == after)
+    text = json.dumps(delta.to_dict(), allow_nan=False)  # as the history is written: JSON has no infinity
+    assert Delta.from_dict(json.loads(text)) == delta
+    if before == 0 and after != 0:  # a move from zero: infinite, named, never a percentage
+        assert math.isinf(delta.change) and "(from zero)" in delta.message and delta.change_text() == "from zero"
+    else:
+        assert math.isfinite(delta.change) or abs(after) > 1e300 * abs(before)
+
+
+@pytest.mark.parametrize("field, value", [("change", "NaN"), ("change", "fast"), ("current_value", 1e400),
+                                          ("tolerance", None), ("p_value", True), ("status", "worse"),
+                                          ("history", "3")])
+def test_a_malformed_stored_delta_is_a_schema_error(field, value):
+    stored = Delta("fam/x", Status.REGRESSION, "m", "0001_abc", 2.0, 1.0, "x", -0.5).to_dict()
+    stored[field] = value
+    with pytest.raises(SchemaError):
+        Delta.from_dict(stored)

@@ -398,3 +398,41 @@ def test_xdist_loses_nothing_and_timed_tests_run_alone(suite):
     assert comparable("serial.json") == comparable("parallel.json")
     gated = suite.runpytest_subprocess("-n", "2", "--benchmark-compare", "-p", "no:cacheprovider")
     gated.stdout.fnmatch_lines(["*gate: 2 unchanged; 0 failing*"])
+
+
+ZERO_SUITE = '''
+import os, pytest
+from effcheck import Claim, Measurement
+
+CACHE = Claim(id="mine/cache_bytes", statement="the cache holds no bytes", source="design doc", metric="cache bytes",
+              unit="B", comparison="<=", expected=100, better="lower")
+
+@pytest.mark.claim(CACHE)
+def test_cache(effcheck):
+    effcheck.check(Measurement(int(os.environ["CACHE_BYTES"]), "B", "counted"))
+'''
+
+
+def test_a_regression_from_zero_reads_as_one_in_the_gate_the_report_and_the_history(pytester, monkeypatch,
+                                                                                     capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("jinja2")
+    pytester.makepyfile(test_cache=ZERO_SUITE)
+    monkeypatch.setenv("CACHE_BYTES", "0")
+    pytester.runpytest("--benchmark-autosave").assert_outcomes(passed=1)
+    monkeypatch.setenv("CACHE_BYTES", "5")
+    gated = pytester.runpytest("--benchmark-autosave", "--benchmark-compare")
+    gated.assert_outcomes(failed=1)
+    gated.stdout.fnmatch_lines(["*mine/cache_bytes: regression: cache bytes was 0 B in baseline run 0001_*, "
+                                "now 5 B (from zero); tolerance 0.0%*"])
+    saved = _ledger(_runs(pytester)[-1])
+    (delta,) = saved["comparison"]["deltas"]
+    assert delta["baseline_value"] == 0 and delta["current_value"] == 5 and delta["change"] is None  # JSON, no "inf"
+    storage = str(pytester.path / ".benchmarks")
+    capsys.readouterr()
+    assert effcheck_main(["report", "--format", "markdown", "--storage", storage]) == 0
+    out = capsys.readouterr().out
+    assert "| `mine/cache_bytes` | **regression** | 0 | 5 B | from zero |" in out, out
+    assert effcheck_main(["history", "--out", str(tmp_path / "dash"), "--storage", storage]) == 0
+    page = (tmp_path / "dash" / "index.html").read_text()
+    assert "regression from zero" in page
