@@ -51,17 +51,46 @@ class Verdict(str, Enum):
     ERROR = "ERROR"
 
 
-def _finite(name: str, value: float | None) -> None:
-    if value is not None and not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
+def _finite(name: str, value: Any) -> None:
+    if value is not None and not _is_finite(value):
+        raise ValueError(f"{name} must be a finite number, got {_shown(value)}")
+
+
+def _is_finite(value: Any) -> bool:
+    """math.isfinite, where an integer beyond the float range (10**400, from a JSON file) is not finite:
+    math.isfinite and float() raise OverflowError on it, which no reader of a file expects."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _shown(value: Any) -> str:
+    """A bad value for a one-line message: a 400-digit integer is named by its size, not printed."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value).bit_length() > 64:
+        return f"an integer of about {int(abs(value).bit_length() * math.log10(2)) + 1} digits"
+    return repr(value)
 
 
 def _number(name: str, value: Any) -> float:
-    """A finite real number (a stored null, string or 1e400 is refused where it is read, not in the gate)."""
+    """A finite real number (a stored null, string, 1e400 or 10**400 is refused where it is read, not in
+    the gate: ValueError, which the readers turn into SchemaError)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    number = float(value)
-    _finite(name, number)
+        raise ValueError(f"{name} must be a number, got {_shown(value)}")
+    _finite(name, value)
+    return float(value)
+
+
+def _point(value: Any) -> float:
+    """A series coordinate: what float() takes (a 0-d tensor from a benchmark too), finite."""
+    if isinstance(value, (bool, str, bytes)):
+        raise ValueError(f"a series point must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"a series point must be a finite number, got {_shown(value)}")
     return number
 
 
@@ -140,8 +169,8 @@ class Claim:
             raise ValueError(f"claim {self.id}: better must be one of {DIRECTIONS}, got {self.better!r}")
         _finite("expected", self.expected)
         _finite("expected_high", self.expected_high)
-        if not (math.isfinite(self.margin) and self.margin >= 0):
-            raise ValueError(f"claim {self.id}: margin must be a fraction >= 0, got {self.margin!r}")
+        if not (_is_finite(self.margin) and self.margin >= 0):
+            raise ValueError(f"claim {self.id}: margin must be a fraction >= 0, got {_shown(self.margin)}")
         if self.comparison in (">=", "between") and self.margin >= 1:
             raise ValueError(f"claim {self.id}: a margin of 100% or more makes '{self.comparison}' unfalsifiable")
         if self.comparison == "==" and self.margin != 0.0:
@@ -150,8 +179,8 @@ class Claim:
             raise ValueError(f"claim {self.id}: expected_high is required by 'between' and only by it")
         if self.expected_high is not None and self.expected_high < self.expected:
             raise ValueError(f"claim {self.id}: expected_high < expected")
-        if self.tolerance is not None and not (self.tolerance >= 0 and math.isfinite(self.tolerance)):
-            raise ValueError(f"claim {self.id}: tolerance must be >= 0, got {self.tolerance!r}")
+        if self.tolerance is not None and not (_is_finite(self.tolerance) and self.tolerance >= 0):
+            raise ValueError(f"claim {self.id}: tolerance must be >= 0, got {_shown(self.tolerance)}")
         if self.source_kind not in SOURCE_KINDS:
             raise ValueError(f"claim {self.id}: source_kind must be one of {SOURCE_KINDS}, got {self.source_kind!r}")
         if self.source_kind == "article" and not (self.quote and self.quote.strip()):
@@ -200,7 +229,7 @@ class Measurement:
     def __post_init__(self) -> None:
         _number("value", self.value)
         object.__setattr__(self, "samples", tuple(_number("sample", s) for s in self.samples))
-        object.__setattr__(self, "series", tuple((float(x), float(y)) for x, y in self.series))
+        object.__setattr__(self, "series", tuple((_point(x), _point(y)) for x, y in self.series))
         object.__setattr__(self, "details", dict(self.details))
         if not self.method:
             raise ValueError("measurement method must say how the value was obtained")

@@ -191,8 +191,9 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise CorruptFileError(f"{p}: empty (a run interrupted while written?); move it aside")
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        where = f" ({exc.msg} at line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+    except (ValueError, RecursionError) as exc:  # ValueError: also an integer of over 4,300 digits
+        where = (f" ({exc.msg} at line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else
+                 " (an integer too long to read)" if isinstance(exc, ValueError) else "")
         raise CorruptFileError(f"{p}: not valid JSON{where}; restore it from a backup or move it aside") from exc
 
 

@@ -160,6 +160,7 @@ def test_every_delta_survives_the_ledgers_json_and_reads_the_same(before, after,
 
 
 @pytest.mark.parametrize("field, value", [("change", "NaN"), ("change", "fast"), ("current_value", 1e400),
+                                          pytest.param("baseline_value", 10**400, id="baseline_value-10**400"),
                                           ("tolerance", None), ("p_value", True), ("status", "worse"),
                                           ("history", "3")])
 def test_a_malformed_stored_delta_is_a_schema_error(field, value):

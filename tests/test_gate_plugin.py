@@ -436,3 +436,50 @@ def test_a_regression_from_zero_reads_as_one_in_the_gate_the_report_and_the_hist
     assert effcheck_main(["history", "--out", str(tmp_path / "dash"), "--storage", storage]) == 0
     page = (tmp_path / "dash" / "index.html").read_text()
     assert "regression from zero" in page
+
+
+HUGE = "1" + "0" * 400  # 10**400: a JSON integer that no float holds
+PLACES = {  # where a run file holds a number, and how to put HUGE there
+    "value": lambda e: _result_of(e, "fam/exact")["measurement"].update(value="HUGE"),
+    "sample": lambda e: _result_of(e, "fam/noisy")["measurement"]["samples"].__setitem__(0, "HUGE"),
+    "series": lambda e: _result_of(e, "fam/exact")["measurement"].update(series=[[1, "HUGE"]]),
+    "expected": lambda e: _result_of(e, "fam/exact")["claim"].update(expected="HUGE"),
+    "margin": lambda e: _result_of(e, "fam/exact")["claim"].update(margin="HUGE"),
+    "tolerance": lambda e: _result_of(e, "fam/exact")["claim"].update(tolerance="HUGE"),
+    "comparison": lambda e: e["comparison"]["deltas"][0].update(baseline_value="HUGE"),
+}
+
+
+def _result_of(ledger, claim_id):
+    return next(r for r in ledger["results"] if r["id"] == claim_id)
+
+
+@pytest.mark.parametrize("where, digits", [*((w, HUGE) for w in PLACES), ("value", "1" + "0" * 5000)],
+                         ids=[*PLACES, "value-5000-digits"])
+def test_an_out_of_range_integer_makes_a_run_file_malformed_never_a_crash(suite, capsys, where, digits):
+    _save_runs(suite, 2)  # the second run's comparison holds values
+    path = _runs(suite)[1]
+    data = json.loads(path.read_text())
+    PLACES[where](data["effcheck"])
+    path.write_text(json.dumps(data).replace('"HUGE"', digits))
+    said = path.name if where == "comparison" or digits != HUGE else path.stem  # a claim's record: its run
+
+    gated = suite.runpytest("--benchmark-compare")  # met while searching: skipped, one line naming it
+    out = gated.stdout.str() + gated.stderr.str()
+    assert gated.ret == 0 and "INTERNALERROR" not in out and "OverflowError" not in out, out
+    assert sum("warning: skipping" in line and said in line for line in out.splitlines()) == 1, out
+    named = suite.runpytest("--benchmark-compare=2")  # named on purpose: a usage error in one line
+    assert named.ret == pytest.ExitCode.USAGE_ERROR
+    assert path.name in named.stderr.str() and "INTERNALERROR" not in named.stdout.str() + named.stderr.str()
+
+    storage = str(suite.path / ".benchmarks")
+    capsys.readouterr()
+    for verb in (["report"], ["report", "--format", "markdown"], ["compare", "1", "latest"], ["accept", "latest"],
+                 ["history", "--out", str(suite.path / "dash")]):
+        assert effcheck_main([*verb, "--storage", storage]) == 0, verb
+        err = capsys.readouterr().err
+        assert err.count("warning: skipping") == 1 and path.name in err, (verb, err)
+    for verb in (["report", "2"], ["report", str(path)], ["compare", "1", "2"], ["accept", "2"]):
+        assert effcheck_main([*verb, "--storage", storage]) == 2, verb
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith("effcheck: error: ") and path.name in line and len(line) < 400, line

@@ -1,10 +1,13 @@
 """The history's storage: runs are created exclusively, never lost or rewritten; bad files are skipped."""
 
 import json
+import math
 import multiprocessing
 import os
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from effcheck.baseline import ANY_MACHINE
 from effcheck.errors import CorruptFileError, SchemaError
@@ -188,3 +191,47 @@ def test_reading_the_history_leaves_the_garbage_collector_as_it_found_it(tmp_pat
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def _stored(where, number):
+    """A run file's JSON with `number` in one of the places a run stores numbers."""
+    data = _ledger(2.0, samples=(1.9, 2.0, 2.1)).to_dict()
+    result = data["results"][0]
+    data["comparison"] = {"gated": True, "baseline": None, "deltas": [
+        {"claim_id": "fam/x", "status": "unchanged", "message": "m", "baseline_value": 2.0, "current_value": 2.0,
+         "unit": "x", "change": 0.0, "tolerance": 0.2}]}
+    {"value": lambda: result["measurement"].update(value=number),
+     "sample": lambda: result["measurement"]["samples"].__setitem__(0, number),
+     "series": lambda: result["measurement"].update(series=[[number, 1.0]]),
+     "expected": lambda: result["claim"].update(expected=number),
+     "tolerance": lambda: result["claim"].update(tolerance=number),
+     "delta value": lambda: data["comparison"]["deltas"][0].update(baseline_value=number),
+     "delta change": lambda: data["comparison"]["deltas"][0].update(change=number)}[where]()
+    return {"benchmarks": [], "effcheck": data}
+
+
+def _a_float(number):
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
+@given(st.sampled_from(["value", "sample", "series", "expected", "tolerance", "delta value", "delta change"]),
+       st.integers(-(10**320), 10**320) | st.floats() | st.sampled_from([10**308, 2**1024, -(2**1024), 10**400]))
+def test_any_stored_number_reads_back_or_is_a_schema_error_never_an_overflow(where, number):
+    from effcheck.gate import Delta
+    from effcheck.store import ledger_from_json
+
+    try:
+        ledger = ledger_from_json(_stored(where, number), "0001_x.json")
+    except SchemaError as exc:
+        assert "0001_x.json" in str(exc) and len(str(exc)) < 300
+        assert not _a_float(number) or (where == "tolerance" and number < 0)
+        return
+    assert _a_float(number)
+    again = ledger_from_json(json.loads(json.dumps({"benchmarks": [], "effcheck": ledger.to_dict()},
+                                                   allow_nan=False)), "0001_x.json")
+    assert again == ledger
+    assert [Delta.from_dict(d) for d in again.comparison["deltas"]] == [
+        Delta.from_dict(d) for d in ledger.comparison["deltas"]]
