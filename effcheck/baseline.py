@@ -13,7 +13,12 @@ decides *against what*.
   recorded comparison did not move (new, unchanged, not comparable, or a noisy move that was not
   significant), unless someone accepted that run's claim on purpose. So a red run, an interrupted run
   or an improvement nobody accepted never becomes the baseline by being rerun.
-- Newest first by the recorded datetime (never a file's mtime), ties broken by the run number.
+- Newest first by the recorded datetime (never a file's mtime), ties broken by the run number; but a
+  runner's clock can be wrong and a run's number cannot (within a storage folder a run is saved after
+  every lower-numbered one), so a recorded time is capped by every later run of its folder and by now
+  (`ordering_times`): one clock a year ahead cannot freeze the baseline.
+- An accepted change restarts a noisy claim's pool: the samples of the level someone accepted are the
+  baseline, not a pool that still holds the level before it.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ DEVICE_METHODS = ("allocator", "max_memory_allocated", "memory_allocated", "memo
 # Recorded comparison statuses that leave a measurement standing as a baseline without acceptance.
 _STANDING = frozenset({"new", "unchanged", "not compared"})
 _STANDING_NOISY = _STANDING | {"changed"}  # moved, but not significantly: drift the pool should hold
+_MOVES = frozenset({"regression", "improvement"})  # accepted, these start a new level
 _OLDEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
 _FAIL = Verdict.FAIL.value  # read once: an enum member's .value is a descriptor call, paid per entry
 
@@ -62,6 +68,30 @@ def recorded_time(text: str) -> dt.datetime:
     except (ValueError, AttributeError):
         return _OLDEST
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def ordering_times(runs: Sequence[tuple[str, int, dt.datetime]], now: dt.datetime) -> list[dt.datetime]:
+    """The time each run is ordered by: runs are (folder, number, recorded time). A run was saved before
+    every higher-numbered run of its folder (run files are created exclusively, numbered upwards), and
+    before now: its time is capped by theirs, so a clock that ran ahead orders its run by its number."""
+    times = [when for _, _, when in runs]
+    cap: dict[str, dt.datetime] = {}
+    for i in sorted(range(len(runs)), key=lambda i: runs[i][1], reverse=True):
+        folder = runs[i][0]
+        times[i] = min(times[i], cap.get(folder, now))
+        cap[folder] = times[i]
+    return times
+
+
+SKEW_WORTH_SAYING = dt.timedelta(minutes=1)
+
+
+def skew_warning(run: str, recorded: dt.datetime, used: dt.datetime) -> str | None:
+    """One line when a run's recorded time was capped by more than clocks differ in passing."""
+    if recorded - used <= SKEW_WORTH_SAYING:
+        return None
+    return (f"run {run} says it was recorded at {recorded.isoformat(timespec='seconds')}, after a later-numbered "
+            f"run or now: its runner's clock was off, so it is ordered as of {used.isoformat(timespec='seconds')}")
 
 
 def accepted_by(patterns: Iterable[str], claim_id: str) -> bool:
@@ -121,6 +151,7 @@ class Entry:
     eligible: bool
     why_not: str  # empty when eligible
     stored: Stored = field(compare=False, repr=False)
+    restarts_pool: bool = False  # an accepted move: a noisy claim's pool holds nothing older
 
     @property
     def order(self) -> tuple[dt.datetime, int, str]:
@@ -188,12 +219,14 @@ def entries_from_facts(run: str, number: int, header: Mapping[str, Any], facts: 
     stored(claim_id) reads a full result when it is compared with."""
     # What a run's claims share (its datetime, completeness, accepted patterns) is worked out once per
     # run: a history of 1,000 runs holds some 60,000 entries (issue 9).
-    created, complete = recorded_time(header["created"]), bool(header["complete"])
+    created = header.get("ordered_at") or recorded_time(header["created"])
+    complete = bool(header["complete"])
     accepts = acceptor((*header["accepted"], *accepted))
     found = []
     for cid, scope, noisy, verdict, status in facts:
-        ok, why = _standing(True, verdict, noisy, complete, status, accepts(cid))
-        found.append(Entry(run, number, created, cid, scope, ok, why, stored))
+        on_purpose = accepts(cid)
+        ok, why = _standing(True, verdict, noisy, complete, status, on_purpose)
+        found.append(Entry(run, number, created, cid, scope, ok, why, stored, on_purpose and status in _MOVES))
     return found
 
 
@@ -242,11 +275,10 @@ def select(entries: Iterable[Entry], scope: str, pinned: str | None = None, pool
             return Selection(scope, None, note=f"baseline run {pinned} measured it on {mine[0].scope}, "
                                                f"this run on {scope}: not compared")
         older = [e for e in in_scope if e.eligible and e.order < chosen.order]
-        pool = (chosen, *older[: pool_size - 1])
-        return Selection(scope, chosen, pool, 1 + len(older))
+        return Selection(scope, chosen, _pool([chosen, *older], pool_size), 1 + len(older))
     accepted = [e for e in in_scope if e.eligible]
     if accepted:
-        return Selection(scope, accepted[0], tuple(accepted[:pool_size]), len(accepted))
+        return Selection(scope, accepted[0], _pool(accepted, pool_size), len(accepted))
     if in_scope:
         passed_over = ", ".join(f"{e.run} ({e.why_not})" for e in in_scope[:3])
         more = f" and {len(in_scope) - 3} more" if len(in_scope) > 3 else ""
@@ -256,6 +288,16 @@ def select(entries: Iterable[Entry], scope: str, pinned: str | None = None, pool
     if elsewhere:
         return Selection(scope, None, note=f"measured only on {', '.join(elsewhere)}; not comparable on {scope}")
     return Selection(scope, None, note="no saved run measured it")
+
+
+def _pool(accepted: Sequence[Entry], size: int) -> tuple[Entry, ...]:
+    """The newest accepted entries (newest first), back to the newest accepted move and no further."""
+    pool: list[Entry] = []
+    for entry in accepted[:size]:
+        pool.append(entry)
+        if entry.restarts_pool:
+            break
+    return tuple(pool)
 
 
 class BaselineIndex:

@@ -8,6 +8,7 @@ cache: a file added, removed or edited by hand is read again, and any problem wi
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import json
 import os
@@ -16,7 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from effcheck.baseline import BaselineIndex, entries_from_facts, facts_of
+from effcheck.baseline import (
+    BaselineIndex,
+    entries_from_facts,
+    facts_of,
+    ordering_times,
+    recorded_time,
+    skew_warning,
+)
 from effcheck.errors import EffcheckError, SchemaError
 from effcheck.records import ledger_header
 from effcheck.store import LEDGER_KEY, Warn, ledger_from_json, list_runs, read_acceptances, read_json, write_json_atomic
@@ -109,6 +117,7 @@ def _load(root: Path, warn: Warn | None, update_index: bool) -> History:
     fresh: dict[str, Any] = {}
     index = BaselineIndex()
     measured: dict[str, set[str]] = {}
+    readable = []
     for run in list_runs(root):
         try:
             stat = run.path.stat()
@@ -131,7 +140,16 @@ def _load(root: Path, warn: Warn | None, update_index: bool) -> History:
             if warn is not None:
                 warn(f"skipping {record['error']}")
             continue
-        header = {"created": record["created"], "complete": record["complete"],
+        readable.append((run, record))
+    recorded = [recorded_time(record["created"]) for _, record in readable]
+    now = dt.datetime.now(dt.timezone.utc)
+    ordered = ordering_times([(str(run.path.parent), int(run.number), when)
+                              for (run, _), when in zip(readable, recorded, strict=True)], now)
+    for (run, record), when, used in zip(readable, recorded, ordered, strict=True):
+        skew = skew_warning(run.name, when, used)
+        if skew and warn is not None:
+            warn(skew)
+        header = {"created": record["created"], "ordered_at": used, "complete": record["complete"],
                   "accepted": tuple(record["accepted"])}
         index.add(entries_from_facts(run.name, int(run.number), header, record["facts"],
                                      accepted.get(run.name, ()), _stored_results(run.path)))

@@ -17,10 +17,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from effcheck.errors import EffcheckError, MissingDependency
+from effcheck.item_claims import claims_of, collection_problems
 from effcheck.options import add_ini_options, add_options, read_options
+from effcheck.plan import decide
+from effcheck.saving import BenchmarkHooks
 from effcheck.session import CLAIMS_KEY, DELTA_KEY, RESULT_KEY, SERIAL_KEY, EffcheckSession
 
 SESSION = pytest.StashKey[EffcheckSession]()
+PROBLEM = pytest.StashKey[str]()  # why an item's claims cannot be gated (an xdist worker fails it at setup)
 
 if TYPE_CHECKING:
     from effcheck.records import Claim, ClaimResult, Measurement
@@ -45,20 +49,16 @@ def pytest_configure(config: pytest.Config) -> None:
         options = read_options(config)
     except EffcheckError as exc:
         raise pytest.UsageError(str(exc)) from None
-    session = EffcheckSession(config, options)
+    plan = decide(config, options.autosave, options.compare, bool(options.json))
+    session = EffcheckSession(config, options, plan)
     config.stash[SESSION] = session
     config.pluginmanager.register(session, "effcheck-session")
-    from effcheck.saving import BenchmarkHooks
-
-    config.pluginmanager.register(BenchmarkHooks(session), "effcheck-benchmark-hooks")
+    config.pluginmanager.register(BenchmarkHooks(session.ledger, session.hardware_key, session.warnings.append),
+                                  "effcheck-benchmark-hooks")
 
 
 def _session(config: pytest.Config) -> EffcheckSession:
     return config.stash[SESSION]
-
-
-def claims_of(item: pytest.Item) -> list[Claim]:
-    return [c for mark in item.iter_markers("claim") for c in mark.args]
 
 
 def is_effcheck_benchmark(item: pytest.Item) -> bool:
@@ -71,18 +71,53 @@ def runs_alone(item: pytest.Item) -> bool:
     return is_effcheck_benchmark(item) and item.get_closest_marker("timed") is not None
 
 
-@pytest.hookimpl(trylast=True)  # after pytest-benchmark's, which notes any use of its fixture under xdist
+@pytest.hookimpl(tryfirst=True)  # every collected test, before -k or -m deselect some: ids must not collide
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
+    _refuse(config, items, collection_problems(items))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """After every plugin's modifyitems (pytest-benchmark's notes any use of its fixture under xdist)."""
+    config, items = session.config, session.items
+    benchmarks = [item for item in items if is_effcheck_benchmark(item)]
+    error = _session(config).claims_error
+    if error and benchmarks:
+        _refuse(config, benchmarks, {item.nodeid: error for item in benchmarks})
+    for item in benchmarks:
         claims = claims_of(item)
         if claims:
             item.user_properties.append((CLAIMS_KEY, [c.to_dict() for c in claims]))
+    if config.getoption("benchmark_only", False):
+        _run_claims_as_benchmarks(benchmarks)
     from effcheck.serial import worker_lock
 
     if worker_lock(getattr(config, "workerinput", None)) is not None:
         from effcheck.timings import warn_only_if_untimed
 
         warn_only_if_untimed(config, [i for i in items if not runs_alone(i)])
+
+
+def _run_claims_as_benchmarks(items: list[pytest.Item]) -> None:
+    """--benchmark-only runs only benchmarks, and a claim is one: pytest-benchmark skips every test that does
+    not take its fixture, which skipped every claim and saved a run that measured nothing."""
+    for item in items:
+        item.own_markers[:] = [m for m in item.own_markers
+                               if not (m.name == "skip" and "--benchmark-only" in str(m.kwargs.get("reason", "")))]
+
+
+def _refuse(config: pytest.Config, items: list[pytest.Item], problems: dict[str, str]) -> None:
+    """A usage error before any test; an xdist worker cannot raise one (xdist crashes), so there each
+    affected test fails at setup with the same line."""
+    if not problems:
+        return
+    if not hasattr(config, "workerinput"):
+        _session(config).refused = True
+        lines = list(dict.fromkeys(problems.values()))
+        more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
+        raise pytest.UsageError("effcheck: " + "\neffcheck: ".join(lines[:3]) + more)
+    for item in items:
+        if item.nodeid in problems:
+            item.stash[PROBLEM] = problems[item.nodeid]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -106,6 +141,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    problem = item.stash.get(PROBLEM, None)
+    if problem:
+        pytest.fail(f"effcheck: {problem}", pytrace=False)
     if is_effcheck_benchmark(item):
         if item.get_closest_marker("gpu") is not None:
             _skip_without_cuda(item)
@@ -117,20 +155,47 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     try:
         return (yield)
     except MissingDependency as exc:
-        pytest.skip(str(exc))
+        _not_installed(item, exc)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     try:
-        return (yield)
+        yield
     except MissingDependency as exc:
-        pytest.skip(str(exc))
+        _not_installed(item, exc)
     finally:
         if hasattr(item.config, "workerinput"):
             from effcheck.timings import report_timing
 
             report_timing(item)  # the controller saves it (effcheck.timings)
+    _require_checked(item)
+
+
+def _not_installed(item: pytest.Item, exc: MissingDependency) -> None:
+    """A library that is not installed skips its claims, naming the extra; but a gate that fails closed
+    fails a claim it holds a baseline for: an upgrade or an image that lost a library is what it guards."""
+    session = _session(item.config)
+    if session.options.gate.require_baseline:
+        held = session.baselines_held(claims_of(item))
+        if held:
+            pytest.fail(f"effcheck gate: {exc}; not measured, yet {held}: --effcheck-require-baseline fails "
+                        "closed", pytrace=False)
+    pytest.skip(str(exc))
+
+
+def _require_checked(item: pytest.Item) -> None:
+    """A test that carries a claim and returns without checking it would read as passed with no row."""
+    claims = claims_of(item)
+    if not claims:
+        return
+    checked = {value["id"] for key, value in item.user_properties if key == RESULT_KEY}  # type: ignore[index]
+    unchecked = [c.id for c in claims if c.id not in checked]
+    if unchecked:
+        how = ("call effcheck.check(measurement)" if "effcheck" in getattr(item, "fixturenames", ())
+               else "take the `effcheck` fixture and call effcheck.check(measurement)")
+        pytest.fail(f"effcheck: {item.nodeid} carries claim {', '.join(unchecked)} but never checked it: {how}",
+                    pytrace=False)
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's own, which tears the test's fixtures down
@@ -179,10 +244,8 @@ def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
     """Before pytest-benchmark saves (its own wrapper runs inside this one): effcheck decides what is saved."""
     effcheck_session = _session(session.config)
     if not effcheck_session.is_worker:
-        from effcheck.saving import prepare_saving
-
         try:
-            prepare_saving(session.config, effcheck_session)
+            effcheck_session.prepare_saving()
         except EffcheckError as exc:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
             session.config.get_terminal_writer().line(f"effcheck: {exc}", red=True)
@@ -220,6 +283,15 @@ class Recorder:
             )
         return claims[0]
 
+    def _own(self, claim: Claim | None) -> Claim:
+        """The claim as this test checks it: on a parametrized test, a claim named by its base id is this
+        parameter's claim (effcheck.item_claims)."""
+        if claim is None:
+            return self.claim
+        callspec = getattr(self._item, "callspec", None)
+        wanted = {claim.id, f"{claim.id}[{callspec.id}]" if callspec is not None else claim.id}
+        return next((mine for mine in self.claims if mine.id in wanted), claim)
+
     def check(self, measurement: Measurement, claim: Claim | None = None) -> ClaimResult:
         """Hold the measurement against the claim, then against the baseline run when gating.
 
@@ -229,7 +301,7 @@ class Recorder:
         from effcheck.checks import evaluate
         from effcheck.records import Verdict
 
-        result = evaluate(claim or self.claim, measurement, self._item.nodeid)
+        result = evaluate(self._own(claim), measurement, self._item.nodeid)
         self._item.user_properties.append((RESULT_KEY, result.to_dict()))
         session = _session(self._item.config)
         delta = session.gate(result)
@@ -250,7 +322,7 @@ class Recorder:
         """Record a FAIL that keeps the partial measurement (e.g. an out-of-memory at one sweep point)."""
         from effcheck.checks import failed
 
-        result = failed(claim or self.claim, measurement, reason, self._item.nodeid)
+        result = failed(self._own(claim), measurement, reason, self._item.nodeid)
         self._item.user_properties.append((RESULT_KEY, result.to_dict()))
         pytest.fail(result.message, pytrace=False)
 

@@ -1,5 +1,7 @@
-"""What a run saves, decided at session end just before pytest-benchmark would save.
+"""What a run saves, at session end just before pytest-benchmark would save.
 
+Whether a run saves is decided once at configure time (effcheck.plan); this module carries it out. It
+knows pytest-benchmark's session and the claims' ledger, never effcheck's session object.
 - A run that checked claims is saved to pytest-benchmark's storage by default (ini `effcheck_autosave`,
   true unless set false; --benchmark-save/--benchmark-autosave still win, --benchmark-disable opts out),
   so the history exists in a user's project without any conftest.
@@ -9,29 +11,45 @@
   none used it, or under pytest-xdist none was a `timed` effcheck test) it prints "Not saving anything"
   and writes neither the run file nor `--benchmark-json`. effcheck then writes both itself, in
   pytest-benchmark's format with the claims ledger inside, and keeps pytest-benchmark quiet about it.
+- Every run file is created exclusively (effcheck.store.create_run_file), pytest-benchmark's own saves
+  included, so two runs finishing together both land.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from effcheck.session import EffcheckSession
+from effcheck.plan import RunPlan
+from effcheck.records import Ledger
 
 
-def prepare_saving(config: pytest.Config, session: EffcheckSession) -> None:
+@dataclass(frozen=True)
+class Saved:
+    """Where a run was saved, or why it could not be (one line)."""
+
+    path: str | None = None
+    error: str | None = None
+
+
+OnSaved = Callable[[Saved], None]
+
+
+def prepare_saving(config: pytest.Config, plan: RunPlan, checked: bool, timings: Iterable[dict[str, Any]],
+                   on_saved: OnSaved) -> None:
+    """checked: the run checked a claim (a skipped one does not count: a run that measured nothing is not
+    history); timings: pytest-benchmark's stats that xdist workers reported."""
     bench: Any = getattr(config, "_benchmarksession", None)
     if bench is None:
         return
     from effcheck.timings import add_reported
 
-    add_reported(config, session.timings.values())
-    checked = bool(session.results)
-    if (checked and session.options.autosave and not (bench.save or bench.autosave)
-            and not config.getoption("benchmark_disable", False)):
+    add_reported(config, timings)
+    if checked and plan.saves and not (bench.save or bench.autosave):
         from pytest_benchmark.utils import get_tag
 
         bench.autosave = get_tag()
@@ -43,8 +61,16 @@ def prepare_saving(config: pytest.Config, session: EffcheckSession) -> None:
         config.get_terminal_writer().line(f"effcheck: wrote {path} (no benchmark fixture timed anything; "
                                           "the claims ledger is under 'effcheck')")
     if checked and (bench.save or bench.autosave):
-        save_history_if_benchmark_did_not(config, session)
+        on_saved(_exclusive_save(bench.storage, _benchmark_json(config, include_data=False),
+                                 bench.save or bench.autosave))
         bench.save = bench.autosave = None  # saved: pytest-benchmark would only say "Not saving anything"
+
+
+def save_nothing(config: pytest.Config) -> None:
+    """A run refused before its tests writes no file of either tool (--benchmark-json may name a saved run)."""
+    bench: Any = getattr(config, "_benchmarksession", None)
+    if bench is not None:
+        bench.json = bench.save = bench.autosave = None
 
 
 def _benchmark_json(config: pytest.Config, include_data: bool) -> dict[str, Any]:
@@ -68,18 +94,7 @@ def write_benchmark_json(config: pytest.Config, path: str | Path) -> Path:
     return write_json_atomic(path, _benchmark_json(config, include_data=True))
 
 
-def save_history_if_benchmark_did_not(config: pytest.Config, session: EffcheckSession) -> None:
-    """pytest-benchmark saves nothing when no test timed with its fixture: then the claims would vanish
-    from the history, so effcheck writes the run file itself, in the same place and format (no timing
-    stats, the ledger under "effcheck")."""
-    bench: Any = getattr(config, "_benchmarksession", None)
-    if bench is None or not (bench.save or bench.autosave) or (bench.benchmarks and not bench.disabled):
-        return
-    _exclusive_save(session, bench.storage, _benchmark_json(config, include_data=False),
-                    bench.save or bench.autosave)
-
-
-def _exclusive_save(session: EffcheckSession, storage: Any, output_json: dict[str, Any], name: str) -> None:
+def _exclusive_save(storage: Any, output_json: dict[str, Any], name: str) -> Saved:
     """Save a run file that never replaces another (see effcheck.store.create_run_file)."""
     from effcheck.errors import EffcheckError
     from effcheck.store import create_run_file, remove_stale_temps
@@ -87,12 +102,12 @@ def _exclusive_save(session: EffcheckSession, storage: Any, output_json: dict[st
     folder = storage.get("probe").parent
     remove_stale_temps(folder)
     try:
-        session.saved_path = str(create_run_file(folder, name, output_json))
+        return Saved(path=str(create_run_file(folder, name, output_json)))
     except EffcheckError as exc:
-        session.save_error = str(exc)
+        return Saved(error=str(exc))
 
 
-def save_exclusively(config: pytest.Config, session: EffcheckSession) -> None:
+def save_exclusively(config: pytest.Config, on_saved: OnSaved) -> None:
     """pytest-benchmark's own save picks a number and opens it for writing: two runs finishing together
     write one name and one run is lost. Its storage saves through the exclusive create instead."""
     bench: Any = getattr(config, "_benchmarksession", None)
@@ -101,23 +116,27 @@ def save_exclusively(config: pytest.Config, session: EffcheckSession) -> None:
         return
 
     def save(output_json: dict[str, Any], save: str) -> None:
-        _exclusive_save(session, storage, output_json, save)
-        if session.saved_path:
-            bench.logger.info(f"Saved benchmark data in: {session.saved_path}")
+        saved = _exclusive_save(storage, output_json, save)
+        on_saved(saved)
+        if saved.path:
+            bench.logger.info(f"Saved benchmark data in: {saved.path}")
 
     storage.save = save
 
 
 class BenchmarkHooks:
     """pytest-benchmark's hooks: its JSON files are the history, so each carries the claims ledger; its
-    machine_info names the device only. Registered by the plugin beside the session it reads."""
+    machine_info names the device only. Registered by the plugin beside the session whose ledger it embeds."""
 
-    def __init__(self, session: EffcheckSession) -> None:
-        self.session = session
+    def __init__(self, ledger: Callable[[], Ledger], hardware_key: Callable[[], str],
+                 warn: Callable[[str], None]) -> None:
+        self.ledger = ledger
+        self.hardware_key = hardware_key
+        self.warn = warn
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_benchmark_update_json(self, config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
-        ledger = self.session.ledger()
+        ledger = self.ledger()
         output_json["effcheck"] = ledger.to_dict()
         by_node: dict[str, list[dict[str, Any]]] = {}
         for result in ledger.results:
@@ -132,7 +151,7 @@ class BenchmarkHooks:
         # Only the device: software versions live in the ledger. pytest-benchmark warns when machine_info
         # differs from the compared run's, and with the storage outside the working directory that warning
         # itself crashes (it takes a relative path); an upgrade must not change machine_info.
-        machine_info["effcheck"] = {"hardware_key": self.session.hardware_key()}
+        machine_info["effcheck"] = {"hardware_key": self.hardware_key()}
 
     @pytest.hookimpl(optionalhook=True, hookwrapper=True)
     def pytest_benchmark_compare_machine_info(self, config: pytest.Config, benchmarksession: Any,
@@ -143,5 +162,4 @@ class BenchmarkHooks:
             outcome.get_result()
         except Exception as exc:  # pytest-benchmark's own warning failed (its relpath of a storage elsewhere)
             outcome.force_result(None)
-            self.session.warnings.append(f"pytest-benchmark could not compare machine_info ({exc!r}); "
-                                         "timings still compared")
+            self.warn(f"pytest-benchmark could not compare machine_info ({exc!r}); timings still compared")

@@ -17,7 +17,9 @@ import pytest
 from effcheck.errors import EffcheckError, UsageError
 from effcheck.gate import Delta, Status, compare_results
 from effcheck.options import Options, storage_dir
+from effcheck.plan import RunPlan
 from effcheck.records import Claim, ClaimResult, Ledger, Verdict
+from effcheck.saving import Saved, prepare_saving, save_exclusively, save_nothing
 from effcheck.timings import TIMING_KEY
 
 RESULT_KEY = "effcheck_result"
@@ -40,9 +42,10 @@ def _error_line(report: pytest.TestReport) -> str:
 
 
 class EffcheckSession:
-    def __init__(self, config: pytest.Config, options: Options) -> None:
+    def __init__(self, config: pytest.Config, options: Options, plan: RunPlan) -> None:
         self.config = config
         self.options = options
+        self.plan = plan
         self.is_worker = hasattr(config, "workerinput")
         self._results: dict[tuple[str, str], ClaimResult] = {}
         self._deltas: dict[str, Delta] = {}
@@ -59,8 +62,14 @@ class EffcheckSession:
         self._ran_alone: set[str] = set()
         self.timings: dict[str, dict[str, Any]] = {}  # pytest-benchmark stats that xdist workers reported
         self._created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+        # Why this run cannot check claims (a named run that is missing, storage effcheck cannot use): said
+        # only once a claim is collected, so a project without claims runs as with pytest-benchmark alone.
+        self.claims_error: str | None = None
+        self.refused = False  # a usage error at collection: this run writes nothing, neither tool's files
         if self.is_worker:
-            self.pinned = getattr(config, "workerinput", {}).get("effcheck_pinned")  # xdist's, on workers
+            workerinput = getattr(config, "workerinput", {})
+            self.pinned = workerinput.get("effcheck_pinned")  # xdist's, on workers
+            self.claims_error = workerinput.get("effcheck_claims_error")
         else:
             try:
                 self._check_before_tests()
@@ -75,9 +84,26 @@ class EffcheckSession:
             self.warnings.append("--effcheck-compare-fail has no effect without --benchmark-compare or "
                                  "--effcheck-baseline")
         self.warnings.extend(self.options.gate.warnings())
-        if self._saving():
-            self._check_storage_writable()
-        self._pin_baseline()
+        if self.options.baseline:
+            self._pin_baseline(self.options.baseline)  # effcheck's own option: checked now, claims or not
+        try:
+            self._check_for_claims()
+        except EffcheckError as exc:
+            self.claims_error = str(exc)
+
+    def _check_for_claims(self) -> None:
+        """What matters only to a run that checks claims: the storage effcheck saves to and reads baselines
+        from, and a run named to pytest-benchmark's --benchmark-compare (pytest-benchmark alone warns and runs)."""
+        if not (self.plan.saves or self.plan.gated):
+            return
+        storage = storage_dir(self.config)  # file storage only
+        if self.plan.saves:
+            self._check_storage_writable(storage)
+            self._check_benchmark_json(storage)
+        if not self.options.baseline:
+            bench = self.config.getoption("benchmark_compare", None)
+            if isinstance(bench, str) and bench not in ("", "True"):
+                self._pin_baseline(None)
 
     def _require_cuda(self) -> None:
         """A CUDA request without CUDA is a usage error before any test, used by a test or not."""
@@ -90,15 +116,11 @@ class EffcheckSession:
         except ImportError:
             raise UsageError(f"--effcheck-device={self.options.device}: torch is not installed") from None
 
-    def _saving(self) -> bool:
-        get = self.config.getoption
-        return bool(get("benchmark_save", None) or get("benchmark_autosave", None))
-
-    def _check_storage_writable(self) -> None:
+    def _check_storage_writable(self, storage: str) -> None:
         import os
         from pathlib import Path
 
-        root = Path(storage_dir(self.config))
+        root = Path(storage)
         probe = root
         while not probe.exists() and probe != probe.parent:
             probe = probe.parent
@@ -106,11 +128,23 @@ class EffcheckSession:
             raise UsageError(f"--benchmark-storage {root}: {probe} is not a writable directory, so this run "
                              "could not be saved; fix its permissions or choose another storage")
 
-    def _pin_baseline(self) -> None:
+    def _check_benchmark_json(self, storage: str) -> None:
+        """--benchmark-json names a file pytest-benchmark replaces: never a saved run of the history."""
+        from pathlib import Path
+
+        target = self.config.getoption("benchmark_json", None)
+        if not target:
+            return
+        path = Path(target if isinstance(target, (str, Path)) else target.name)  # 5.1/5.2 gave an open file
+        root = Path(storage).resolve()
+        if path.resolve() == root or root in path.resolve().parents:
+            raise UsageError(f"--benchmark-json={path} is inside the benchmark storage {root}: it would replace "
+                             "the history's files; write it elsewhere")
+
+    def _pin_baseline(self, named: str | None) -> None:
         """One baseline for both tools: a run named to either is the run both compare with."""
         from effcheck.store import load_ledger, resolve_run
 
-        named = self.options.baseline
         bench = self.config.getoption("benchmark_compare", None)
         bench_named = bench if isinstance(bench, str) and bench not in ("", "True") else None
         run = named or bench_named
@@ -133,6 +167,7 @@ class EffcheckSession:
         if self._lock_path is None:
             self._lock_path = create_lock_file()
         node.workerinput["effcheck_pinned"] = self.pinned
+        node.workerinput["effcheck_claims_error"] = self.claims_error
         node.workerinput["effcheck_lock"] = self._lock_path
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
@@ -146,7 +181,7 @@ class EffcheckSession:
             from effcheck.history import load_history
 
             self._history = load_history(storage_dir(self.config), self.warnings.append,
-                                         update_index=self._saving() and not self.is_worker)
+                                         update_index=self.plan.saves and not self.is_worker)
         return self._history
 
     def gate(self, result: ClaimResult, record_only: bool = False) -> Delta | None:
@@ -173,6 +208,15 @@ class EffcheckSession:
                                     selection.pooled_samples() if result.claim.noisy else (), selection.history,
                                     software_diff(chosen.environment, self.environment()), scope)
         return delta
+
+    def baselines_held(self, claims: list[Claim]) -> str:
+        """Which of these claims have an accepted baseline in some scope, said as 'X has baseline run N'."""
+        try:
+            index = self.history().index
+        except pytest.UsageError:
+            return ""
+        held = [(c.id, entry.run) for c in claims if (entry := index.latest_eligible(c.id)) is not None]
+        return "; ".join(f"{cid} has baseline run {run.split('_', 1)[0]}" for cid, run in held)
 
     def baseline_summary(self) -> str:
         """Which runs the claims compared with, and what software changed since the main one."""
@@ -229,7 +273,7 @@ class EffcheckSession:
         """The gate's deltas of the claims checked now (recorded even when not gating, so the history knows
         which measurements moved); with a pinned baseline, also its claims this run did not measure."""
         found = dict(self._deltas)
-        if not self.options.compare and not self._recording():
+        if not self.plan.judged:
             return [found[k] for k in sorted(found)]
         for result in self.results:
             cid = result.claim.id
@@ -245,9 +289,6 @@ class EffcheckSession:
                                        f"{cid}: in baseline run {self.pinned} but not measured in this run",
                                        self.pinned)
         return [found[k] for k in sorted(found)]
-
-    def _recording(self) -> bool:
-        return self._saving() or bool(self.options.json)
 
     def not_run(self) -> int:
         """Claims with an accepted baseline that this run did not measure (a -k or one-family run)."""
@@ -279,7 +320,7 @@ class EffcheckSession:
             from effcheck import __version__
 
             comparison = None
-            if self.options.compare or self._recording():
+            if self.plan.judged:
                 comparison = {
                     "gated": self.options.compare,
                     "baseline": self.pinned,  # None: each claim's own baseline, named in its delta
@@ -355,10 +396,6 @@ class EffcheckSession:
         from effcheck.store import write_json_atomic
 
         try:
-            if self._results:
-                from effcheck.saving import save_history_if_benchmark_did_not
-
-                save_history_if_benchmark_did_not(self.config, self)
             if self.options.json:  # written even when no claim ran: the file the user asked for exists
                 write_json_atomic(self.options.json, self.ledger().to_dict())
         except EffcheckError as exc:
@@ -373,6 +410,16 @@ class EffcheckSession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self._session = session
         if not self.is_worker:
-            from effcheck.saving import save_exclusively
+            save_exclusively(self.config, self._saved)
 
-            save_exclusively(self.config, self)
+    def prepare_saving(self) -> None:
+        """Before pytest-benchmark saves: whether this run's claims join the history (effcheck.saving)."""
+        if self.refused:
+            save_nothing(self.config)
+            return
+        measured = any(r.verdict is not Verdict.SKIP for r in self.results)
+        prepare_saving(self.config, self.plan, measured, self.timings.values(), self._saved)
+
+    def _saved(self, saved: Saved) -> None:
+        self.saved_path = saved.path or self.saved_path
+        self.save_error = saved.error or self.save_error

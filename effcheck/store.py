@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from effcheck.baseline import recorded_time
+from effcheck.baseline import ordering_times, recorded_time
 from effcheck.errors import BaselineError, CorruptFileError, EffcheckError, SchemaError, UsageError
 from effcheck.records import Ledger
 
@@ -244,21 +244,25 @@ def list_runs(storage: str | os.PathLike[str]) -> list[SavedRun]:
 class LoadedRun:
     run: SavedRun
     ledger: Ledger
+    ordered_at: dt.datetime  # its recorded time, capped by later runs' and now (baseline.ordering_times)
 
     @property
     def order(self) -> tuple[dt.datetime, int, str]:
-        return recorded_time(self.ledger.created), int(self.run.number), self.run.name
+        return self.ordered_at, int(self.run.number), self.run.name
 
 
 def load_runs(storage: str | os.PathLike[str], warn: Warn | None = None) -> list[LoadedRun]:
     """Every readable run, oldest first by recorded datetime; each unreadable one is one warning line."""
-    loaded = []
+    read = []
     for run in list_runs(storage):
         try:
-            loaded.append(LoadedRun(run, load_ledger(run.path)))
+            read.append((run, load_ledger(run.path)))
         except EffcheckError as exc:
             if warn is not None:
                 warn(f"skipping {exc}" if str(run.path) in str(exc) else f"skipping {run.path}: {exc}")
+    times = ordering_times([(str(run.path.parent), int(run.number), recorded_time(ledger.created))
+                            for run, ledger in read], dt.datetime.now(dt.timezone.utc))
+    loaded = [LoadedRun(run, ledger, when) for (run, ledger), when in zip(read, times, strict=True)]
     return sorted(loaded, key=lambda r: r.order)
 
 

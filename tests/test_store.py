@@ -152,12 +152,26 @@ def test_the_index_cache_is_only_a_cache(tmp_path):
     assert _baseline(tmp_path) == "0002_b"
     b.unlink()
     assert _baseline(tmp_path) == "0001_a"
-    _save(folder, "c", _ledger(3.0, created="2026-11-28T09:00:00+00:00"))  # added, numbered last, recorded first
+    # another machine's folder: runs of different folders are ordered by their recorded times
+    _save(tmp_path / "Other", "c", _ledger(3.0, created="2026-11-28T09:00:00+00:00"))
     assert _baseline(tmp_path) == "0001_a"
     (tmp_path / INDEX_FILE).write_text('{"version": 2, "files": {"Linux/0001_a.json": 7}}')
     assert _baseline(tmp_path) == "0001_a"
     (tmp_path / INDEX_FILE).write_text("{")
     assert _baseline(tmp_path) == "0001_a"
+
+
+def test_a_clock_that_ran_ahead_orders_its_run_by_its_number(tmp_path):
+    """A run a year 'in the future' was saved before every higher-numbered run of its folder: it is capped
+    by them, said once, and later runs are newer (before, it stayed the baseline for a year)."""
+    folder = tmp_path / "Linux"
+    _save(folder, "a", _ledger(1.0, created="2026-11-28T10:00:00+00:00"))
+    _save(folder, "ahead", _ledger(2.0, created="2027-11-28T10:00:00+00:00"))
+    _save(folder, "b", _ledger(3.0, created="2026-11-28T11:00:00+00:00"))
+    warnings = []
+    assert _baseline(tmp_path, warnings) == "0003_b"
+    assert len(warnings) == 1 and "0002_ahead says it was recorded at 2027-11-28T10:00:00" in warnings[0]
+    assert resolve_run("latest", tmp_path).name == "0003_b.json"
 
 
 def test_acceptances_are_appended_beside_the_runs_and_bad_lines_skipped(tmp_path):

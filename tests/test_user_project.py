@@ -30,7 +30,7 @@ def _effcheck(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _runs(project: Path) -> list[Path]:
-    return sorted((project / ".benchmarks").rglob("*.json"))
+    return sorted((project / ".benchmarks").rglob("[0-9]*_*.json"))  # run files, not the index cache
 
 
 def test_quickstart_project_from_nothing_saves_lists_and_reports(pytester):

@@ -7,16 +7,28 @@ reachable), which changes nothing for parameters, FLOPs, cache bytes, step count
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from types import ModuleType
 
-from effcheck.errors import MissingDependency
+from effcheck.errors import BrokenDependency, MissingDependency
 
 
 def require(module: str, extra: str) -> ModuleType:
-    """Import an optional library or raise MissingDependency naming the extra to install."""
+    """Import an optional library. Not installed (no top-level package to find): MissingDependency, which
+    skips naming the extra. Installed but its import raises, whatever it raises (an ImportError from inside
+    the package included): BrokenDependency, an error, never read as "not installed"."""
+    found = sys.modules.get(module)
+    if found is not None:
+        return found
+    top = module.split(".")[0]
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError) as exc:  # a broken parent package or __spec__
+        raise BrokenDependency(module, extra, exc) from exc
+    if spec is None:
+        raise MissingDependency(module, extra)
     try:
         return importlib.import_module(module)
-    except ImportError as exc:
-        if exc.name and exc.name.split(".")[0] != module.split(".")[0]:
-            raise  # the library is there but broken: show the real error
-        raise MissingDependency(module, extra) from exc
+    except Exception as exc:
+        raise BrokenDependency(module, extra, exc) from exc
