@@ -14,6 +14,7 @@ from effcheck.baseline import (
     entries_from_facts,
     entries_of,
     facts_of,
+    ordering_times,
     recorded_time,
     scope_of,
     select,
@@ -178,6 +179,45 @@ def test_a_pinned_run_is_the_baseline_and_pools_only_older_runs():
     assert pinned.history == 2
     assert select(entries, "cpu:CPU B", pinned="0002_r").note.endswith("not compared")
     assert "not measured in baseline run 0009_r" in select(entries, "cpu:CPU A", pinned="0009_r").note
+
+
+runs_in_folders = st.lists(st.tuples(st.sampled_from(["Linux", "Other"]), st.integers(-600, 600)), max_size=8)
+
+
+@given(runs_in_folders, st.integers(-600, 600))
+def test_ordering_times_follow_numbers_within_a_folder_and_never_pass_now(found, now_minute):
+    """A run's clock may be wrong, its number is not: within a folder, ordering times never decrease with the
+    number, none is after now, and a run whose time is plausible (no later than every later run's and now)
+    keeps it."""
+    runs = [(folder, number, EPOCH + dt.timedelta(minutes=m)) for number, (folder, m) in enumerate(found, 1)]
+    now = EPOCH + dt.timedelta(minutes=now_minute)
+    times = ordering_times(runs, now)
+    for i, (folder, number, recorded) in enumerate(runs):
+        later = [times[j] for j, (f, n, _) in enumerate(runs) if f == folder and n > number]
+        assert times[i] <= min([now, *later])
+        if all(recorded <= runs[j][2] for j, (f, n, _) in enumerate(runs) if f == folder and n > number) \
+                and recorded <= now:
+            assert times[i] == recorded
+
+
+@given(st.lists(st.sampled_from(["unchanged", "changed", "regression", "improvement"]), min_size=1, max_size=9),
+       st.lists(st.booleans(), min_size=9, max_size=9))
+def test_a_noisy_pool_holds_nothing_older_than_the_newest_accepted_move(statuses, accepted):
+    claim = _claim(noisy=True)
+    entries = []
+    for number, status in enumerate(statuses, 1):
+        ledger = Ledger((_result(claim, float(number), samples=(number,) * 3),), CPU_A, "k",
+                        (EPOCH + dt.timedelta(minutes=number)).isoformat(),
+                        comparison={"deltas": [{"claim_id": "fam/x", "status": status}]})
+        entries += entries_of(f"{number:04d}_run", number, ledger, ["fam/x"] if accepted[number - 1] else [])
+    selection = select(entries, "cpu:CPU A")
+    moves = [e.number for e in entries if e.eligible and accepted[e.number - 1]
+             and statuses[e.number - 1] in ("regression", "improvement")]
+    if selection.baseline is None:
+        return
+    assert all(e.eligible for e in selection.pool) and len(selection.pool) <= 5
+    if moves:
+        assert min(e.number for e in selection.pool) >= max(moves)
 
 
 def test_recorded_time_reads_naive_and_broken_datetimes():
