@@ -53,8 +53,9 @@ def evaluate(claim: Claim, measurement: Measurement, nodeid: str = "") -> ClaimR
 def message(claim: Claim, measurement: Measurement, verdict: Verdict) -> str:
     """One sentence a reader can act on: claimed, measured, margin, source."""
     text = (
-        f"{claim.id} {verdict.value}: claimed {claim.statement!r} ({claim.metric} {claim.expectation()}); "
-        f"measured {measurement.describe()} by {measurement.method} on {measurement.device}; "
+        f"{claim.id} {verdict.value}: claimed {claim.statement!r} ({claim.metric} "
+        f"{claim.expectation(against=measurement.value)}); "
+        f"measured {measurement.describe(against=claim.expected)} by {measurement.method} on {measurement.device}; "
         f"source: {claim.source}"
     )
     if verdict is Verdict.REFUTED:

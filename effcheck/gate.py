@@ -23,7 +23,7 @@ from fractions import Fraction
 from typing import Any
 
 from effcheck.errors import SchemaError, UsageError
-from effcheck.records import ClaimResult, Ledger, _fmt, delta_numbers
+from effcheck.records import ClaimResult, Ledger, delta_numbers, fmt_pair, fmt_percent, integer_pair
 from effcheck.stats import mann_whitney_less, median
 
 # The median of an interleaved time ratio drifts between runs by more than its within-run spread shows:
@@ -113,12 +113,15 @@ def _exact(value: Any) -> Fraction:  # a float, or an int (a count) that a float
 
 
 def change_words(before: float | None, after: float | None, change: float | None) -> str:
-    """The change between two values as every report prints it: '-2.2%', or 'from zero'."""
+    """The change between two values as every report prints it: '-2.2%'; a count's move also as a number
+    ('+1, +0.00007%'); 'from zero' (no percentage of nothing). Never '+0.0%' for values that differ."""
     if change is None or before is None or after is None:
         return "-"
     if before == 0 and after != 0:
         return "from zero"
-    return f"{change:+.1%}"
+    whole = integer_pair(before, after)
+    counted = f"{whole[1] - whole[0]:+,}, " if whole is not None and before != after else ""
+    return counted + fmt_percent(change, signed=True)
 
 
 class Status(str, Enum):
@@ -298,10 +301,11 @@ def _compare(current: ClaimResult, baseline: ClaimResult | None, policy: GatePol
     stat = f", one-sided rank test p={p:.3g}" if p is not None else ""
     if p is not None and base_samples is pooled:
         stat += f" against {len(pooled)} samples pooled over accepted runs"
+    was, now = fmt_pair(b, c)
     message = (
-        f"{cid}: {status.value}: {claim.metric} was {_fmt(b)} {cm.unit} in baseline run {baseline_run or '-'}, "
-        f"now {_fmt(c)} {cm.unit} ({change_words(b, c, change)}); tolerance {tol:.1%} ({kind}, {claim.better} is "
-        f"better){stat}"
+        f"{cid}: {status.value}: {claim.metric} was {was} {cm.unit} in baseline run {baseline_run or '-'}, "
+        f"now {now} {cm.unit} ({change_words(b, c, change)}); tolerance {fmt_percent(tol)} ({kind}, "
+        f"{claim.better} is better){stat}"
     )
     return Delta(cid, status, message, baseline_run, b, c, cm.unit, change, tol, p)
 

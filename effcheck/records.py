@@ -192,14 +192,19 @@ class Claim:
     def family(self) -> str:
         return self.id.split("/", 1)[0]
 
-    def expectation(self) -> str:
-        """The expected value and margin in words, for tables and messages."""
+    def expectation(self, against: float | None = None) -> str:
+        """The expected value and margin in words, for tables and messages; against: a measured value the
+        sentence also shows, from which the expected values must read apart (fmt_pair)."""
+
+        def shown(value: float | None) -> str:
+            return _fmt(value) if against is None or value is None else fmt_pair(value, against)[0]
+
         m = f" (margin {self.margin:.0%})" if self.margin else ""
         if self.comparison == "between":
-            return f"{_fmt(self.expected)}..{_fmt(self.expected_high)} {self.unit}{m}"
+            return f"{shown(self.expected)}..{shown(self.expected_high)} {self.unit}{m}"
         if self.comparison == "==":
-            return f"== {_fmt(self.expected)} {self.unit}"
-        return f"{self.comparison} {_fmt(self.expected)} {self.unit}{m}"
+            return f"== {shown(self.expected)} {self.unit}"
+        return f"{self.comparison} {shown(self.expected)} {self.unit}{m}"
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -241,8 +246,10 @@ class Measurement:
             return None
         return quantile(self.samples, 0.25), quantile(self.samples, 0.75)
 
-    def describe(self) -> str:
-        text = f"{_fmt(self.value)} {self.unit}"
+    def describe(self, against: float | None = None) -> str:
+        """The value (with its spread); against: a claimed value the sentence also shows (fmt_pair)."""
+        value = _fmt(self.value) if against is None else fmt_pair(against, self.value)[1]
+        text = f"{value} {self.unit}"
         spread = self.spread
         if spread is not None:
             text += f" (IQR {_fmt(spread[0])}..{_fmt(spread[1])}, n={len(self.samples)})"
@@ -319,6 +326,8 @@ def quantile(values: tuple[float, ...] | list[float], q: float) -> float:
 
 
 def _fmt(x: float | None) -> str:
+    """One value, readable at a glance (3-4 significant digits): tables, and values read alone. Two values
+    a sentence sets side by side go through fmt_pair, which never prints different values alike."""
     if x is None:
         return "-"
     ax = abs(x)
@@ -327,6 +336,53 @@ def _fmt(x: float | None) -> str:
     if float(x).is_integer():
         return f"{int(x)}"
     return f"{x:.3g}" if ax < 100 else f"{x:.1f}"
+
+
+_WHOLE_LIMIT = 10**18  # exact integers below this print in full (a count of parameters, MACs, bytes)
+
+
+def integer_pair(a: Any, b: Any) -> tuple[int, int] | None:  # floats, or ints a float would round
+    """Both values as exact integers when both are whole (a count), else None."""
+    if not all(isinstance(x, numbers.Integral) or float(x).is_integer() for x in (a, b)):
+        return None
+    whole = int(a), int(b)
+    return whole if max(abs(whole[0]), abs(whole[1])) < _WHOLE_LIMIT else None
+
+
+def fmt_pair(a: float | None, b: float | None) -> tuple[str, str]:
+    """Two values a sentence sets side by side (was/now, claimed/measured), printed differently whenever
+    they differ: exact integers in full with thousands separators ("1,362,344" and "1,362,345"), other
+    values as _fmt prints them, or with the fewest significant digits that tell them apart ("0.9991" and
+    "0.9994" where _fmt says 0.999 twice)."""
+    if a is None or b is None:
+        return _fmt(a), _fmt(b)
+    whole = integer_pair(a, b)
+    if whole is not None:
+        return f"{whole[0]:,}", f"{whole[1]:,}"
+    first, second = _fmt(a), _fmt(b)
+    if first != second or a == b:
+        return first, second
+    for digits in range(4, 18):  # 17 significant digits tell any two doubles apart
+        first, second = f"{float(a):,.{digits}g}", f"{float(b):,.{digits}g}"
+        if first != second:
+            return first, second
+    # alike as doubles: integers beyond 2**53 that a float rounds together, printed exactly
+    return f"{int(a):,}", f"{int(b):,}"
+
+
+def fmt_percent(fraction: float, signed: bool = False) -> str:
+    """A fraction as a percentage that reads 0.0% only when it is 0: "+2.2%", then as many decimals as the
+    first significant digit needs ("+0.00007%"), and beyond that or beyond a million percent, exponents."""
+    sign = "+" if signed else ""
+    percent = fraction * 100
+    if percent == 0:
+        return f"{sign}0.0%"
+    size = abs(percent)
+    if not math.isfinite(percent) or size >= 1e6 or size < 1e-6:
+        return f"{percent:{sign}.2g}%"
+    if size >= 0.1:
+        return f"{percent:{sign}.1f}%"
+    return f"{percent:{sign}.{-math.floor(math.log10(size))}f}%"
 
 
 def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from effcheck.checks import verdict_label
 from effcheck.gate import Delta, GatePolicy, Status
-from effcheck.records import ClaimResult, Verdict, _fmt
+from effcheck.records import ClaimResult, Verdict, fmt_pair, fmt_percent
 
 HEADERS = ("claim", "statement", "measured", "expected", "verdict", "source")
 
@@ -91,10 +91,10 @@ def markdown_gate(deltas: Iterable[Delta], policy: GatePolicy) -> str:
     out = ["| claim | status | baseline | now | change | tolerance | p |", "|---|---|---|---|---|---|---|"]
     for d in deltas:
         status = f"**{d.status.value}**" if d.failing(policy) else d.status.value
-        change = d.change_text()
+        was, now = fmt_pair(d.baseline_value, d.current_value)
         p = "-" if d.p_value is None else f"{d.p_value:.3g}"
-        out.append(f"| `{d.claim_id}` | {status} | {_fmt(d.baseline_value)} | {_fmt(d.current_value)} {d.unit} "
-                   f"| {change} | {d.tolerance:.1%} | {p} |")
+        out.append(f"| `{d.claim_id}` | {status} | {was} | {now} {d.unit} | {d.change_text()} "
+                   f"| {fmt_percent(d.tolerance)} | {p} |")
     return "\n".join(out)
 
 

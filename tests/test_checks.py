@@ -147,3 +147,16 @@ def test_unknown_source_kind_and_unquoted_article_claim_fail_at_construction():
     with pytest.raises(ValueError, match="must quote the sentence"):
         Claim(id="f/c", statement="s", source="src", metric="m", unit="x", comparison="==", expected=1,
               source_kind="article")
+
+
+@pytest.mark.parametrize("comparison, expected, value, shown, table", [
+    ("==", 1362344, 1362345, "(parameters == 1,362,344 params); measured 1,362,345 params by", "== 1.362e+06 params"),
+    ("<=", 0.9991, 0.9994, "(parameters <= 0.9991 params); measured 0.9994 params by", "<= 0.999 params"),
+    ("==", 19210, 19210, "(parameters == 19,210 params); measured 19,210 params by", "== 19210 params"),
+])
+def test_a_verdict_shows_the_claimed_and_measured_values_apart_when_they_differ(comparison, expected, value,
+                                                                                shown, table):
+    claim = Claim("mine/params", "the student is small", "design doc", "parameters", "params", comparison, expected)
+    result = evaluate(claim, Measurement(value, "params", "counted"))
+    assert shown in result.message
+    assert claim.expectation() == table  # the claims table keeps its compact single values

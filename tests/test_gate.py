@@ -2,14 +2,15 @@
 
 import json
 import math
+import re
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from effcheck.errors import SchemaError, UsageError
 from effcheck.gate import Delta, GatePolicy, Status, compare_ledgers, compare_results, parse_tolerance
-from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict
+from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict, fmt_pair, fmt_percent
 from effcheck.stats import mann_whitney_less, median
 
 
@@ -168,3 +169,62 @@ def test_a_malformed_stored_delta_is_a_schema_error(field, value):
     stored[field] = value
     with pytest.raises(SchemaError):
         Delta.from_dict(stored)
+
+
+ZERO_PERCENT = re.compile(r"(^|[ (,])[+-]?0(\.0*)?%")  # "+0.0%", "-0%", "0.00%": what a move must never read as
+
+
+@st.composite
+def _close(draw):
+    """Two values a small exact move apart: a count that gained a few, a float a few ulps or a tiny fraction on."""
+    before = draw(VALUES)
+    if isinstance(before, int):
+        return before, before + draw(st.integers(-1000, 1000))
+    if draw(st.booleans()):
+        after = before
+        for _ in range(draw(st.integers(1, 3))):
+            after = math.nextafter(after, math.inf)
+    else:
+        after = before * (1 + draw(st.floats(-1e-3, 1e-3)))
+    assume(math.isfinite(after))
+    return before, after
+
+
+@given(st.tuples(VALUES, VALUES) | _close())
+def test_two_values_that_differ_always_read_apart_and_their_change_never_as_zero(pair):
+    before, after = pair
+    assume(before != after)
+    was, now = fmt_pair(before, after)
+    assert was != now
+    delta = compare_results(_result(_claim(), after), _result(_claim(), before), GatePolicy(), "0001_abc")
+    assert f"was {was} x in baseline run 0001_abc, now {now} x ({delta.change_text()})" in delta.message
+    assert not ZERO_PERCENT.search(delta.change_text()), delta.change_text()
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**300), 10**300))
+def test_a_percentage_reads_zero_only_for_zero(fraction):
+    for text in (fmt_percent(fraction), fmt_percent(fraction, signed=True)):
+        assert bool(ZERO_PERCENT.search(text)) == (fraction == 0), text
+
+
+@pytest.mark.parametrize("before, after, shown", [
+    (1362344, 1362345, "was 1,362,344 x in baseline run 0001_abc, now 1,362,345 x (+1, +0.00007%)"),
+    (1362344.0, 1362345.0, "was 1,362,344 x in baseline run 0001_abc, now 1,362,345 x (+1, +0.00007%)"),
+    (0.9991, 0.9994, "was 0.9991 x in baseline run 0001_abc, now 0.9994 x (+0.03%)"),
+    (4.5, 4.4, "was 4.5 x in baseline run 0001_abc, now 4.4 x (-2.2%)"),  # moves _fmt tells apart: as before
+    (2.0, 1.5, "was 2 x in baseline run 0001_abc, now 1.5 x (-25.0%)"),
+    (2**60, 2**60 + 1, "was 1,152,921,504,606,846,976 x in baseline run 0001_abc, "
+                       "now 1,152,921,504,606,846,977 x (+8.7e-17%)"),  # beyond a float's integers
+])
+def test_small_exact_moves_read_as_moves(before, after, shown):
+    delta = compare_results(_result(_claim(), after), _result(_claim(), before), GatePolicy(), "0001_abc")
+    assert shown in delta.message
+    assert delta.change_text() == shown.rsplit("(", 1)[1].rstrip(")")
+
+
+def test_a_tolerance_below_a_tenth_of_a_percent_is_not_printed_as_zero():
+    policy = GatePolicy.from_specs(["0.05%"])
+    delta = compare_results(_result(_claim(noisy=False), 2.0), _result(_claim(noisy=False), 2.0), policy)
+    assert "tolerance 0.0%" in delta.message  # an exact metric's own tolerance: none (overrides never loosen it)
+    noisy = compare_results(_result(_claim(noisy=True), 2.0), _result(_claim(noisy=True), 2.0), policy)
+    assert "tolerance 0.05%" in noisy.message

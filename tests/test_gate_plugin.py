@@ -483,3 +483,17 @@ def test_an_out_of_range_integer_makes_a_run_file_malformed_never_a_crash(suite,
         assert effcheck_main([*verb, "--storage", storage]) == 2, verb
         (line,) = capsys.readouterr().err.splitlines()
         assert line.startswith("effcheck: error: ") and path.name in line and len(line) < 400, line
+
+
+def test_a_small_exact_move_reads_as_a_move_in_the_gate_and_the_report(suite, monkeypatch, capsys):
+    monkeypatch.setenv("EXACT", "1362345")
+    _save_runs(suite, 1)
+    monkeypatch.setenv("EXACT", "1362344")  # one parameter fewer
+    result = suite.runpytest("--benchmark-autosave", "--benchmark-compare")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*fam/exact: regression: ratio was 1,362,345 x in baseline run 0001_*, "
+                                 "now 1,362,344 x (-1, -0.00007%); tolerance 0.0%*"])
+    capsys.readouterr()
+    assert effcheck_main(["report", "--format", "markdown", "--storage", str(suite.path / ".benchmarks")]) == 0
+    assert "| `fam/exact` | **regression** | 1,362,345 | 1,362,344 x | -1, -0.00007% | 0.0% | - |" in (
+        capsys.readouterr().out)
