@@ -67,6 +67,13 @@ def _run(project: Path, *args: str, slow: float = 0.0) -> tuple[int, dict]:
     return proc.returncode, deltas.get("user/small_vs_big/time", {})
 
 
+def _change(stored: dict) -> str:
+    """A recorded delta's change as effcheck's reports print it ("from zero" has no percentage)."""
+    from effcheck.gate import Delta
+
+    return Delta.from_dict(stored).change_text() if stored else "-"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reruns", type=int, default=10)
@@ -80,10 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   1 {delta.get('status', '-'):12} {'':8} {'':8} {code}")
     for i in range(2, args.reruns + 2):
         code, d = _run(project, "--benchmark-compare")
-        change = "-" if d.get("change") is None else f"{d['change']:+.1%}"
+        change = _change(d)
         print(f"{i:4} {d.get('status', '-'):12} {change:8} {d.get('history', 0):<8} {code}")
     code, d = _run(project, "--benchmark-compare", slow=args.slowdown)
-    change = "-" if d.get("change") is None else f"{d['change']:+.1%}"
+    change = _change(d)
     print(f"slow {d.get('status', '-'):12} {change:8} {d.get('history', 0):<8} {code}   (+{args.slowdown:.0%} work "
           "in the small model's forward)")
     return 0
