@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from effcheck.errors import UsageError
+from effcheck.item_claims import claims_of
 from effcheck.records import Claim
 
 
@@ -29,11 +30,8 @@ class _Collector:
         self.found: list[FoundClaim] = []
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        for item in items:
-            for mark in item.iter_markers("claim"):
-                for claim in mark.args:
-                    if isinstance(claim, Claim):
-                        self.found.append(FoundClaim(claim, item.nodeid))
+        # as the plugin reads them: one id per parameter of a claim marked on a parametrized test
+        self.found += [FoundClaim(claim, item.nodeid) for item in items for claim in claims_of(item)]
 
 
 def claims_in(paths: Sequence[str]) -> list[FoundClaim]:

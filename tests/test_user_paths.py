@@ -93,6 +93,12 @@ def test_each_parameter_of_a_parametrized_claim_is_its_own_gated_measurement(pro
     assert "fam/param" not in statuses
 
 
+def test_effcheck_list_shows_the_ids_the_gate_uses(project, capsys):
+    assert effcheck_main(["list", str(project.path / "test_suite.py")]) == 0
+    listed = capsys.readouterr().out
+    assert "fam/param[1]\n" in listed and "fam/param[2]\n" in listed and "fam/param\n" not in listed
+
+
 def test_two_tests_claiming_one_id_is_a_usage_error_naming_both(pytester):
     pytester.makepyfile(claimsdata=CLAIMS, test_two='''
 import pytest
