@@ -293,8 +293,8 @@ def _compare(current: ClaimResult, baseline: ClaimResult | None, policy: GatePol
             status, p = (Status.CHANGED if large else Status.UNCHANGED), min(p_worse, p_better)
     elif c == b:
         status = Status.UNCHANGED
-    elif abs(change) <= tol:
-        status = Status.CHANGED
+    elif abs(change) <= tol or abs(c - b) <= (claim.resolution or 0.0):
+        status = Status.CHANGED  # within tolerance, or the same result to the claim's resolution
     else:
         status = Status.REGRESSION if _worse(claim.better, change) else Status.IMPROVEMENT
     kind = "exact" if not claim.noisy else "noisy"
@@ -302,10 +302,11 @@ def _compare(current: ClaimResult, baseline: ClaimResult | None, policy: GatePol
     if p is not None and base_samples is pooled:
         stat += f" against {len(pooled)} samples pooled over accepted runs"
     was, now = fmt_pair(b, c)
+    resolved = f"; resolution {fmt_pair(claim.resolution, c)[0]} {cm.unit}" if claim.resolution else ""
     message = (
         f"{cid}: {status.value}: {claim.metric} was {was} {cm.unit} in baseline run {baseline_run or '-'}, "
         f"now {now} {cm.unit} ({change_words(b, c, change)}); tolerance {fmt_percent(tol)} ({kind}, "
-        f"{claim.better} is better){stat}"
+        f"{claim.better} is better){stat}{resolved}"
     )
     return Delta(cid, status, message, baseline_run, b, c, cm.unit, change, tol, p)
 

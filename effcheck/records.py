@@ -17,6 +17,7 @@ JSON history (bump SCHEMA_VERSION and add a line here whenever the JSON form cha
      A delta's change is a finite number, or null for a move from zero (no percentage: readers derive
      it from baseline_value and current_value); writers before this note stored the string "inf"
      there, which is still read (no version bump: every reader of 2 reads both).
+     A claim may carry `resolution` (absent: null); readers of 2 ignore keys they do not know.
 """
 
 from __future__ import annotations
@@ -138,6 +139,9 @@ class Claim:
       benchmark skips, saying where it applies (see effcheck.budgets).
     tolerance: allowed relative change against the baseline run before it is a regression
       (None: exact metrics must not change at all; noisy ones use the default of the gate).
+    resolution: for a floating-point result that is not a count (a rounding error, a numeric difference):
+      the absolute difference below which two values are the same result to the gate; a move within it is
+      reported as changed, never a regression (None: every difference counts). Say why in a comment.
     """
 
     id: str
@@ -156,6 +160,7 @@ class Claim:
     source_kind: str = "user"
     quote: str | None = None
     applies_to: str | None = None
+    resolution: float | None = None
 
     def __post_init__(self) -> None:
         if not self.id or " " in self.id or self.id.startswith("/") or self.id.endswith("/"):
@@ -181,6 +186,8 @@ class Claim:
             raise ValueError(f"claim {self.id}: expected_high < expected")
         if self.tolerance is not None and not (_is_finite(self.tolerance) and self.tolerance >= 0):
             raise ValueError(f"claim {self.id}: tolerance must be >= 0, got {_shown(self.tolerance)}")
+        if self.resolution is not None and not (_is_finite(self.resolution) and self.resolution > 0):
+            raise ValueError(f"claim {self.id}: resolution must be > 0, got {_shown(self.resolution)}")
         if self.source_kind not in SOURCE_KINDS:
             raise ValueError(f"claim {self.id}: source_kind must be one of {SOURCE_KINDS}, got {self.source_kind!r}")
         if self.source_kind == "article" and not (self.quote and self.quote.strip()):

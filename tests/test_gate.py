@@ -228,3 +228,26 @@ def test_a_tolerance_below_a_tenth_of_a_percent_is_not_printed_as_zero():
     assert "tolerance 0.0%" in delta.message  # an exact metric's own tolerance: none (overrides never loosen it)
     noisy = compare_results(_result(_claim(noisy=True), 2.0), _result(_claim(noisy=True), 2.0), policy)
     assert "tolerance 0.05%" in noisy.message
+
+
+@given(st.floats(1e-9, 1e-5), st.floats(-2e-6, 2e-6))
+def test_a_move_within_a_claims_resolution_is_changed_never_a_regression(baseline, move):
+    """A rounding-error metric (resolution 1e-6): an upgrade that reorders float32 arithmetic moves it by
+    ulps, the same result; beyond the resolution a move the wrong way is still a regression."""
+    claim = Claim(id="fam/err", statement="s", source="src", metric="error", unit="rel", comparison="<=",
+                  expected=1e-5, better="lower", resolution=1e-6)
+    current = max(0.0, baseline + move)
+    delta = compare_results(_result(claim, current), _result(claim, baseline), GatePolicy(), "0001_r")
+    if current == baseline:
+        assert delta.status is Status.UNCHANGED
+    elif abs(current - baseline) <= 1e-6:
+        assert delta.status is Status.CHANGED and "; resolution 1e-06 " in delta.message
+    else:
+        assert delta.status is (Status.REGRESSION if current > baseline else Status.IMPROVEMENT)
+    assert not (delta.status is Status.CHANGED and delta.failing(GatePolicy()))
+
+
+def test_a_resolution_must_be_positive():
+    with pytest.raises(ValueError, match="resolution must be > 0"):
+        Claim(id="fam/err", statement="s", source="src", metric="error", unit="rel", comparison="<=",
+              expected=1e-5, resolution=0.0)
