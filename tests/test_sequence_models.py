@@ -35,7 +35,9 @@ def test_unknown_family_is_refused():
 @pytest.mark.parametrize("tokens", [1, 9, 33])
 def test_kv_cache_formula_is_the_real_dynamic_cache(tokens):
     cache, _ = M.prefill(M.hf_model(M.TINY_LLAMA, "cpu"), tokens)
-    assert tensor_bytes(cache) == M.kv_cache_bytes(M.TINY_LLAMA, tokens, 4)
+    held = M.kv_state(cache)
+    assert held.state_bytes == M.kv_cache_bytes(M.TINY_LLAMA, tokens, 4)
+    assert held.object_bytes == tensor_bytes(cache)
     assert cache.get_seq_length() == tokens
 
 
@@ -45,12 +47,85 @@ def test_kv_cache_formula_at_full_size_on_meta_in_fp16():
 
 
 def test_mamba_state_formula_is_the_real_cache_and_does_not_grow():
+    """The conv and SSM state tensors of the real cache are the closed form and stay so; the object may hold
+    bookkeeping beside them (transformers 5.25: an int64 token counter per layer), which the reading lists."""
     model = M.hf_model(M.TINY_MAMBA, "cpu")
     cache, token = M.prefill(model, 5)
-    assert tensor_bytes(cache) == M.mamba_state_bytes(M.TINY_MAMBA, 4, 4)
+    first = M.mamba_state(cache)
+    assert first.state_bytes == M.mamba_state_bytes(M.TINY_MAMBA, 4, 4)
+    assert first.state_layout() == {"float32[1, 128, 4]": 2, "float32[1, 128, 16]": 2}  # per layer: conv, SSM
     for _ in range(3):
         token = M.decode_step(model, cache, token)
-    assert tensor_bytes(cache) == M.mamba_state_bytes(M.TINY_MAMBA, 4, 4)
+    later = M.mamba_state(cache)
+    assert later.state_bytes == M.mamba_state_bytes(M.TINY_MAMBA, 4, 4)
+    assert later.object_bytes == tensor_bytes(cache) == later.state_bytes + later.other_bytes
+    assert later.others() == first.others()
+
+
+def _mamba_readings(counts=(3, 6, 12)):
+    """The tiny Mamba's cache read as state at each count of a greedy generation, as the benchmark reads it."""
+    readings, done = {}, [0]
+
+    def on_token(cache):
+        done[0] += 1
+        if done[0] in counts:
+            readings[done[0]] = M.mamba_state(cache)
+
+    M.generate_greedy(M.hf_model(M.TINY_MAMBA, "cpu"), M.token_ids(4), counts[-1], on_token=on_token)
+    return readings
+
+
+def test_bookkeeping_beside_the_state_moves_no_constancy_verdict(monkeypatch):
+    """A library that keeps a token counter beside Mamba's state (as transformers 5.25 did) changes the cache
+    object's bytes, not the state's: the article's constancy claim and the suite's closed form keep their
+    verdicts and values, the details name the extra tensor with its bytes, and the whole-object bytes, which
+    the suite's object claim gates, grew by exactly the counters."""
+    from effcheck.checks import evaluate
+    from effcheck.claims import sequence as C
+    from effcheck.meters.state import closed_form_measurement, constancy_measurement
+    from effcheck.records import Verdict
+
+    before = _mamba_readings()
+    layer_cls = type(M.prefill(M.hf_model(M.TINY_MAMBA, "cpu"), 2)[0].layers[0])
+    init, update = layer_cls.__init__, layer_cls.update_recurrent_state
+
+    def with_counter(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.tokens_seen_here = torch.zeros((), dtype=torch.int64)
+
+    def counting(self, *args, **kwargs):
+        self.tokens_seen_here.add_(1)
+        return update(self, *args, **kwargs)
+
+    monkeypatch.setattr(layer_cls, "__init__", with_counter)
+    monkeypatch.setattr(layer_cls, "update_recurrent_state", counting)
+    after = _mamba_readings()
+    layers = M.TINY_MAMBA.config["num_hidden_layers"]
+    added = {f"layers[{i}].tokens_seen_here": "int64[], 8 B" for i in range(layers)}
+
+    for n in before:
+        assert after[n].state_bytes == before[n].state_bytes == C.MAMBA_STATE_CLOSED_FORM.expected
+        assert after[n].others() == {**before[n].others(), **added}
+        assert after[n].object_bytes == before[n].object_bytes + 8 * layers
+    closed = C.MAMBA_STATE_CLOSED_FORM.expected
+    for claim, (was, now) in (
+        (C.MAMBA_STATE_CONSTANT, [constancy_measurement(r, "test") for r in (before, after)]),
+        (C.MAMBA_STATE_CLOSED_FORM, [closed_form_measurement(r, closed, "test") for r in (before, after)]),
+    ):
+        was, now = evaluate(claim, was), evaluate(claim, now)
+        assert was.verdict == now.verdict == Verdict.PASS, now.message
+        assert was.measurement.value == now.measurement.value
+        assert now.measurement.details["other_tensors"] == {**before[12].others(), **added}
+    assert max(r.object_bytes for r in after.values()) > max(r.object_bytes for r in before.values())
+
+
+def test_state_reading_refuses_a_cache_without_the_named_state():
+    """A renamed field must fail loudly, not read as a state of zero bytes (constant, trivially)."""
+    from effcheck.meters.state import read_state
+
+    cache, _ = M.prefill(M.hf_model(M.TINY_LLAMA, "cpu"), 3)
+    with pytest.raises(LookupError, match="holds no tensor under"):
+        read_state(cache, M.MAMBA_STATE_FIELDS)
 
 
 def test_mamba_has_no_kv_cache():

@@ -7,6 +7,7 @@
               and the bytes held by a cache or recurrent state
     allocator peak bytes at the CPU allocator itself (fused-kernel scratch included)
     sweep     peak memory at chosen points of one generation (tokens -> bytes), OOM as a point's outcome
+    state     a cache's state tensors (by field name) apart from its bookkeeping; constancy and slope
     roofline  achieved FLOP/s against the device's measured matmul peak
     arithmetic, rounding, scaling, linear_fit, image_similarity: pure helpers of single claim families
 """

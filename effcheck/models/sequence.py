@@ -10,10 +10,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from effcheck.models import require
 from effcheck.models.build import building_on
+
+if TYPE_CHECKING:
+    from effcheck.meters.state import StateReading
 
 _CLASSES = {"mamba": ("MambaConfig", "MambaForCausalLM"), "llama": ("LlamaConfig", "LlamaForCausalLM"),
             "gpt_neox": ("GPTNeoXConfig", "GPTNeoXForCausalLM")}
@@ -122,6 +125,29 @@ def mamba_state_bytes(arch: SequenceArch, conv_bytes: int, ssm_bytes: int) -> in
     per_channel: int = cfg["conv_kernel"] * conv_bytes + cfg["state_size"] * ssm_bytes
     layers: int = cfg["num_hidden_layers"]
     return layers * inner * per_channel
+
+
+# The tensors a claim about the state reads, by attribute name in transformers' cache objects: Mamba's
+# conv windows and SSM states (5.x LinearAttentionLayer: conv_states, recurrent_states; 4.x MambaCache:
+# conv_states, ssm_states) and a KV cache's keys and values (5.x DynamicLayer). Anything else a cache holds
+# is bookkeeping (5.25: an int64 token counter per linear-attention layer, cumulative_length_linear).
+MAMBA_STATE_FIELDS = ("conv_states", "recurrent_states", "ssm_states")
+KV_FIELDS = ("keys", "values")
+
+
+def mamba_state(cache: Any) -> StateReading:
+    """A transformers Mamba cache read as its state (conv windows, SSM states) and what it holds besides:
+    a meters.state.StateReading."""
+    from effcheck.meters.state import read_state
+
+    return read_state(cache, MAMBA_STATE_FIELDS)
+
+
+def kv_state(cache: Any) -> StateReading:
+    """A transformers KV cache read as its keys and values and what it holds besides (StateReading)."""
+    from effcheck.meters.state import read_state
+
+    return read_state(cache, KV_FIELDS)
 
 
 def attention_flops_per_context_token(arch: SequenceArch) -> int:
