@@ -33,13 +33,17 @@ def _cmd_list(args: argparse.Namespace) -> int:
             print(f"effcheck: no test under {' '.join(args.paths)} carries a @pytest.mark.claim", file=sys.stderr)
     else:
         found = [(claim, "") for claim in catalogue().values()]
+    from effcheck.checks import quoted, reading_lead, refuted_label
+
     for claim, nodeid in found:
         if args.family and claim.family != args.family:
             continue
-        refuted = "  [recorded as REFUTED]" if claim.refuted else ""
+        quote = quoted(claim)  # the source's own words first, then the suite's reading of them
+        says = f"\n    {quote}\n    {reading_lead(claim)}:" if quote else "\n   "
+        refuted = f"  [recorded as {refuted_label(claim)}]" if claim.refuted else ""
         where = f"\n    test: {nodeid}" if nodeid else ""
         applies = f"\n    applies to: {claim.applies_to}" if claim.applies_to else ""
-        print(f"{claim.id}\n    {claim.statement} ({claim.metric} {claim.expectation()}){refuted}\n"
+        print(f"{claim.id}{says} {claim.statement} ({claim.metric} {claim.expectation()}){refuted}\n"
               f"    source: {claim.source}{applies}{where}")
     return 0
 

@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from effcheck.checks import verdict_label
+from effcheck.checks import quoted, reading_lead, refutation_lead, verdict_label
 from effcheck.errors import UsageError
 from effcheck.models import require
+from effcheck.records import Verdict
 from effcheck.timeline import ClaimHistory, Run, ScopeHistory, change_text, scopes
 
 PAGE = "index.html"
@@ -38,10 +39,16 @@ def _claim_row(history: ClaimHistory, runs_by_name: dict[str, Run]) -> dict[str,
     result = history.latest
     m = result.measurement
     label = verdict_label(result)
+    claim = history.claim
+    quote = quoted(claim)  # the source's own words, shown before the suite's reading of them
+    refuted = result.verdict is Verdict.REFUTED and claim.refuted is not None
     return {
-        "id": history.claim.id,
-        "short_id": history.claim.id.split("/", 1)[-1],
-        "statement": history.claim.statement,
+        "id": claim.id,
+        "short_id": claim.id.split("/", 1)[-1],
+        "quoted": quote or "",
+        "reading": f"{reading_lead(claim)}: {claim.statement}" if quote else claim.statement,
+        "statement": claim.statement,
+        "refutation": f"{refutation_lead(claim)}: {claim.refuted}" if refuted else "",
         "expectation": history.claim.expectation(),
         "source": history.claim.source,
         "source_kind": history.claim.source_kind,

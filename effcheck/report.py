@@ -5,21 +5,38 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from effcheck.checks import verdict_label
+from effcheck.checks import quoted, reading_lead, refutation_lead, verdict_label
 from effcheck.gate import Delta, GatePolicy, Status
-from effcheck.records import ClaimResult, Verdict, fmt_pair, fmt_percent
+from effcheck.records import Claim, ClaimResult, Verdict, fmt_pair, fmt_percent
 
-HEADERS = ("claim", "statement", "measured", "expected", "verdict", "source")
+HEADERS = ("claim", "quoted sentence; the suite's reading", "measured", "expected", "verdict", "source")
 
 
-def _row(result: ClaimResult) -> tuple[str, str, str, str, str, str]:
+def sentence(claim: Claim, *, markdown: bool = False) -> str:
+    """What a claim says, its source's own words first: the quote (who said it, where), then the suite's
+    reading of it (the statement); a claim that quotes nothing shows its statement alone."""
+    quote = quoted(claim)
+    if quote is None:
+        return claim.statement
+    joint = "<br>" if markdown else "; "
+    return f"{quote}{joint}{reading_lead(claim)}: {claim.statement}"
+
+
+def refutation(result: ClaimResult) -> str:
+    """What a REFUTED verdict rests on, for a line under the table: whose sentence (quoted first), the
+    suite's reading, and why the quoted source is wrong, worded by whose sentence it is."""
+    claim = result.claim
+    return " ".join(f"{sentence(claim)}; {refutation_lead(claim)}: {claim.refuted}".split())
+
+
+def _row(result: ClaimResult, markdown: bool = False) -> tuple[str, str, str, str, str, str]:
     m = result.measurement
     measured = m.describe() if m is not None else "-"
     verdict = verdict_label(result)
     if result.verdict in (Verdict.SKIP, Verdict.ERROR):
         verdict += f" ({result.message})"
-    return (result.claim.id, result.claim.statement, measured, result.claim.expectation(), verdict,
-            result.claim.source)
+    return (result.claim.id, sentence(result.claim, markdown=markdown), measured, result.claim.expectation(),
+            verdict, result.claim.source)
 
 
 def _clip(text: str, width: int) -> str:
@@ -31,7 +48,7 @@ def terminal_table(results: Iterable[ClaimResult], width: int = 160) -> str:
     results = sorted(results, key=lambda r: r.claim.id)
     if not results:
         return "effcheck: no claims were checked in this session"
-    limits = (max(len(r.claim.id) for r in results), 44, 34, 26, 40, 40)
+    limits = (max(len(r.claim.id) for r in results), 60, 34, 26, 40, 40)
     rows = [tuple(_clip(cell, lim) for cell, lim in zip(_row(r), limits, strict=True)) for r in results]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(HEADERS)]
 
@@ -42,6 +59,7 @@ def terminal_table(results: Iterable[ClaimResult], width: int = 160) -> str:
     out += [line(row) for row in rows]
     reasons = [r for r in results if r.verdict in (Verdict.SKIP, Verdict.ERROR)]
     out += [f"  {r.claim.id} {r.verdict.value.lower()}: {r.message}" for r in reasons]
+    out += [f"  {r.claim.id} {verdict_label(r)}: {refutation(r)}" for r in results if r.verdict is Verdict.REFUTED]
     out.append(summary(results))
     return "\n".join(out)
 
@@ -61,10 +79,14 @@ def markdown_table(results: Iterable[ClaimResult]) -> str:
 
     out = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     for r in results:
-        cells = list(_row(r))
+        cells = list(_row(r, markdown=True))
         cells[0] = f"`{cells[0]}`"
         cells[4] = f"**{cells[4]}**"
         out.append("| " + " | ".join(esc(c) for c in cells) + " |")
+    refuted = [r for r in results if r.verdict is Verdict.REFUTED]
+    if refuted:
+        out.append("")
+        out += [f"- `{r.claim.id}` **{verdict_label(r)}**: {esc(refutation(r))}" for r in refuted]
     out.append("")
     out.append(summary(results))
     return "\n".join(out)

@@ -43,8 +43,14 @@ def test_margin_widens_towards_failure_only(claim):
 
 @given(claims(), finite)
 def test_failure_message_is_a_sentence_with_claim_measurement_and_source(claim, value):
+    from effcheck.checks import verdict_label
+
     result = evaluate(claim, _measure(claim, value))
-    for part in (claim.id, result.verdict.value, claim.source, "claimed", "measured"):
+    # what was claimed: the quoted sentence (verbatim, whitespace joined) then the reading, or the statement
+    quoted = bool(claim.quote and claim.quote.strip())
+    said = f'"{" ".join(claim.quote.split())}"' if quoted else "claimed"
+    reading = claim.statement if quoted else repr(claim.statement)
+    for part in (claim.id, verdict_label(result), claim.source, said, reading, "measured"):
         assert part in result.message
 
 
