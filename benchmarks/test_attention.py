@@ -420,23 +420,41 @@ def test_attention_cost_512_to_128k(effcheck):
 # -- which models adopted GQA ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("family", [
-    pytest.param(f, marks=pytest.mark.claim(claims.GQA_ADOPTED[f]), id=f) for f in claims.GQA_FAMILIES
-])
-def test_gqa_adopted(effcheck, family):
+def _attention_kinds(models):
     from effcheck.models.language import attention_kind, causal_lm, head_counts, spec
 
     found = {}
-    for name in claims.GQA_FAMILIES[family]:
+    for name in models:
         q_heads, kv_heads = head_counts(causal_lm(name))
         found[name] = {"query_heads": q_heads, "kv_heads": kv_heads, "attention": attention_kind(q_heads, kv_heads),
                        "source": spec(name).source}
+    return found
+
+
+_GQA_METHOD = ("query and K/V heads read from layer 0's projection widths / head_dim of each released size, "
+               "built in transformers from its published config on meta")
+
+
+@pytest.mark.parametrize("family", [
+    pytest.param(f, marks=pytest.mark.claim(claims.GQA_ADOPTED[f]), id=f) for f in claims.GQA_ADOPTERS
+])
+def test_gqa_adopted(effcheck, family):
+    found = _attention_kinds(claims.GQA_ADOPTERS[family])
+    gqa = [name for name, f in found.items() if f["attention"] == "GQA"]
+    effcheck.check(Measurement(
+        value=float(len(gqa)), unit="models", device="meta", method=_GQA_METHOD,
+        details={"models": found, "gqa_models": gqa},
+    ))
+
+
+@pytest.mark.parametrize("family", [
+    pytest.param(f, marks=pytest.mark.claim(claims.GQA_EVERY_SIZE[f]), id=f) for f in claims.GQA_FAMILIES
+])
+def test_gqa_every_size(effcheck, family):
+    found = _attention_kinds(claims.GQA_FAMILIES[family])
     gqa = sum(f["attention"] == "GQA" for f in found.values())
     effcheck.check(Measurement(
-        value=gqa / len(found), unit="fraction", device="meta",
-        method="query and K/V heads read from layer 0's projection widths / head_dim of each released size, "
-               "built in transformers from its published config on meta",
-        details={"models": found},
+        value=gqa / len(found), unit="fraction", device="meta", method=_GQA_METHOD, details={"models": found},
     ))
 
 
