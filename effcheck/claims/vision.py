@@ -77,22 +77,35 @@ EFFICIENTNET_B0_PARAMS_VS_RESNET50 = Claim(
     quote=ARTICLE_B0,
 )
 
+# "~3.4M vs ~11.7M (3.5x fewer)": the 3.4M is the MobileNetV2 paper's figure (Sandler et al. 2018, Table 4:
+# MobileNetV2 72.0, 3.4M, 300M), which the article repeats with a "~"; its 3.5x is what its figures give
+# (11.7 / 3.4 = 3.44). The architecture has 3,504,872 parameters (timm, torchvision and Keras' trainable
+# count alike; 3,470,760 without BatchNorm's scale and shift, 3,538,984 with its running statistics), so
+# the ratio is 3.34x. Holding the line to the precision its printed figures would have if they were
+# rounded (at least 11.65M / 3.45M = 3.38x) is the suite's reading, stricter than a "~" and aimed at a
+# cited figure: its 1.2% miss is a finding (source_kind "suite"), not the article's error. Until this note
+# it was recorded as the article's.
 MOBILENETV2_PARAMS_VS_RESNET18 = Claim(
     id="vision/mobilenetv2/params_vs_resnet18",
-    statement="MobileNetV2 has 3.5x fewer parameters than ResNet-18 (~3.4M vs ~11.7M); margin: the lowest "
-              f"ratio those rounded figures allow (11.65M/3.45M); {PARAMS_CONVENTION}",
-    source="article §5.3 (lab, timm mobilenetv2_100 vs resnet18)",
+    statement="MobileNetV2 has 3.5x fewer parameters than ResNet-18 (~3.4M vs ~11.7M), read at the precision of "
+              "rounded figures: at least the lowest ratio they allow (11.65M/3.45M = 3.38x), stricter than the "
+              f"line's '~'; {PARAMS_CONVENTION}",
+    source="suite reading of article §5.3 (lab, timm mobilenetv2_100 vs resnet18); the ~3.4M is Sandler et al. "
+           "2018 (MobileNetV2, CVPR) Table 4's figure",
     metric="params_ratio resnet18/mobilenetv2_100",
     unit="x",
     comparison=">=",
     expected=3.5,
     margin=_ratio_margin(3.5, "11.7M", "3.4M"),
     better="higher",
-    source_kind="article",
-    quote="• Parameters: ~3.4M vs ~11.7M (3.5x fewer)",
-    refuted="the article's ~3.4M understates the lab's own model: timm's mobilenetv2_100 (the same count as "
-            "torchvision's mobilenet_v2) has 3,504,872 parameters, 3.5M, so it is about 3.3x smaller than "
-            "ResNet-18 (11,689,512), below the lowest ratio the article's rounded figures allow",
+    source_kind="suite",
+    quote="Premise: the lab's '• Parameters: ~3.4M vs ~11.7M (3.5x fewer)' holds to the precision of its printed "
+          "figures, as if they were rounded from the models it builds",
+    refuted="the ratio is 3.34x (11,689,512 / 3,504,872), 1.2% below the 3.38x that rounded figures allow: "
+            "MobileNetV2 has 3.50M parameters, and the ~3.4M the line uses is the MobileNetV2 paper's Table 4 "
+            "figure (3,470,760 without BatchNorm's scale and shift, which truncation but not rounding takes to "
+            "3.4M). The article's '~' figures and its 3.5x, their ratio (11.7 / 3.4 = 3.44), are approximately "
+            "right; the miss is this reading's precision and the cited figure's, not the article's arithmetic",
 )
 
 EFFICIENTNET_B3_PARAMS_VS_RESNET50 = Claim(
