@@ -126,6 +126,7 @@ def test_lcm_lora_paper_params(effcheck, lora_unets, key):
         details={"unet_params": base, "adapted_modules": len({n.split(".lora_", 1)[0]
                                                               for n in lora_parameters(unet)}),
                  "time_embedding_lora_would_add": time_embedding_lora,
+                 "with_time_embedding_lora": params + time_embedding_lora,
                  "fp16_MB": round(tensor_bytes(lora_parameters(unet).values(), _dtype("float16")) / 1e6, 2)},
     ))
 
