@@ -247,16 +247,27 @@ SSD1B_MACS_VS_SDXL = Claim(
     quote=Q_SSD1B,
 )
 
+# §4's "increase single-GPU generation throughput by 2-3x" is a GPU sentence. In work it is checked on any
+# machine (the multiply-adds are the architecture's): SSD-1B is SDXL's UNet with transformer layers removed
+# and every remaining layer of SDXL's shape (same channels, heads and token counts), so on one GPU each
+# remaining layer runs as it does in SDXL, and the time a step saves is the share of the work removed; this
+# defends the work reading as the article's, where a time ratio could only fall further (text encoders and
+# VAE are shared, and run once per generation). Timed, it is the article's sentence only on a GPU at full
+# size (the GPU tier); the CPU timing at 1/16 width is a finding about that CPU and those widths (source_kind
+# "suite"): until this note it was one claim for both, recorded as the article's error from the CPU run.
 _THROUGHPUT_REFUTED = (
     "SSD-1B's UNet does 1.61x fewer multiply-adds per step than SDXL's at 1024px, and its text encoders and VAE "
-    "are SDXL's, so a generation at equal steps does at most 1.61x less work; 2-3x would need each of SSD-1B's "
-    "multiply-adds to run 1.25-1.9x faster than SDXL's on the same GPU. The article's own §8 says '60% faster' "
-    "(1.6x), which the architecture bears out: the two sentences do not agree")
+    "are SDXL's, so a generation at equal steps does at most 1.61x less work; every layer SSD-1B keeps has "
+    "SDXL's shape (its distillation removed transformer layers, not widths), so on the same GPU each runs as "
+    "fast as in SDXL, and 2-3x would need each of SSD-1B's multiply-adds to run 1.25-1.9x faster than the same "
+    "layer's in SDXL. The article's own §8 says '60% faster' (1.6x), which the architecture bears out: the two "
+    "sentences do not agree")
 
 SSD1B_THROUGHPUT_WORK = Claim(
     id="diffusion/ssd1b/throughput_vs_sdxl_macs",
     statement="SSD-1B raises generation throughput 2-3x over SDXL, in work: SDXL's UNet multiply-adds per step "
-              "over SSD-1B's, an upper bound on the whole generation's ratio (text encoders and VAE are shared)",
+              "over SSD-1B's, an upper bound on the whole generation's ratio (text encoders and VAE are shared) "
+              "and, with every remaining layer of SDXL's shape, on the time ratio of one GPU",
     source=f"{ARTICLE} §4 (against §8's '60% faster': diffusion/ssd1b/macs_vs_sdxl); FlopCounterMode on the "
            "published configs at 1024px",
     metric="UNet multiply-adds per step at 1024px (batch 1), SDXL / SSD-1B",
@@ -270,20 +281,35 @@ SSD1B_THROUGHPUT_WORK = Claim(
     refuted=_THROUGHPUT_REFUTED,
 )
 
-SSD1B_THROUGHPUT_TIMED = Claim(
-    id="diffusion/ssd1b/throughput_vs_sdxl_timed",
-    statement="SSD-1B raises throughput 2-3x over SDXL, timed: one UNet step of SDXL's architecture over one of "
-              "SSD-1B's (both at 1/16 width, 32x32 latents on a CPU; full size at 1024px on a GPU)",
-    source=f"{ARTICLE} §4 (against §8's '60% faster'); interleaved A/B of the two real UNet2DConditionModels",
-    metric="time ratio of one UNet forward, SDXL / SSD-1B",
-    unit="x",
-    comparison="between",
-    expected=2.0,
-    expected_high=3.0,
-    better="higher",
-    noisy=True,
-    source_kind="article",
-    quote=Q_SSD1B_THROUGHPUT,
-    refuted=_THROUGHPUT_REFUTED + "; timed at 1/16 width on a loaded 2-core CPU, one UNet step of the two "
-                                  "differs by 1.6-1.8x (medians of two runs; rounds 1.1-2.0x), below the range",
-)
+
+def _throughput_timed_claim(device: str) -> Claim:
+    on_gpu = device == "gpu"
+    return Claim(
+        id=f"diffusion/ssd1b/throughput_vs_sdxl_timed/{device}",
+        statement="SSD-1B raises throughput 2-3x over SDXL, timed: one UNet step of SDXL's architecture over one "
+                  "of SSD-1B's, " + ("full size at 1024px (128x128 latents), fp16, on one GPU" if on_gpu else
+                                     "both at 1/16 width with 32x32 latents, on one CPU thread"),
+        source=f"{ARTICLE} §4 (against §8's '60% faster'); interleaved A/B of the two real UNet2DConditionModels"
+               + ("" if on_gpu else "; a CPU and 1/16 widths are not the single GPU the sentence names: the "
+                                    "suite's premise that they show the same ratio"),
+        metric="time ratio of one UNet forward, SDXL / SSD-1B",
+        unit="x",
+        comparison="between",
+        expected=2.0,
+        expected_high=3.0,
+        better="higher",
+        noisy=True,
+        source_kind="article" if on_gpu else "suite",
+        quote=Q_SSD1B_THROUGHPUT if on_gpu else (
+            "Premise: at 1/16 width on a CPU, one UNet step of SDXL over one of SSD-1B shows the article's "
+            "single-GPU 2-3x"),
+        # on a GPU no note is recorded until a GPU run has measured it (the work bound above predicts a miss)
+        refuted=None if on_gpu else (
+            "timed at 1/16 width on a loaded 2-core CPU, one UNet step of the two differs by 1.6-1.8x "
+            "(medians of two runs; rounds 1.1-2.0x), below the range and at the 1.61x work ratio of the "
+            "full-size UNets (diffusion/ssd1b/throughput_vs_sdxl_macs); a CPU at 1/16 width says nothing "
+            "of one GPU at full size, where the article's sentence is checked (.../timed/gpu)"),
+    )
+
+
+SSD1B_THROUGHPUT_TIMED = {device: _throughput_timed_claim(device) for device in ("cpu", "gpu")}
