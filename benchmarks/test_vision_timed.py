@@ -134,11 +134,22 @@ def test_efficientnet_b0_inference_vs_resnet50(device, effcheck):
 
 
 @pytest.mark.timed
-@pytest.mark.claim(claims.EFFICIENTNET_B0_TRAINING_STEP_VS_RESNET50)
-def test_efficientnet_b0_training_step_vs_resnet50(device, effcheck):
+@pytest.mark.claim(claims.EFFICIENTNET_B0_TRAINING_STEP_VS_RESNET50["cpu"])
+def test_efficientnet_b0_training_step_vs_resnet50_cpu(effcheck):
+    _check_training_step(effcheck, "cpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.timed
+@pytest.mark.claim(claims.EFFICIENTNET_B0_TRAINING_STEP_VS_RESNET50["gpu"])
+def test_efficientnet_b0_training_step_vs_resnet50_gpu(device, effcheck):
+    _check_training_step(effcheck, device)
+
+
+def _check_training_step(effcheck, device):
     import torch
 
-    batch = claims.TRAINING_BATCH
+    batch = claims.TRAINING_BATCHES["cpu" if device == "cpu" else "gpu"]
     x = image_batch(TRAINING_RESOLUTION, device, batch=batch)
     y = torch.randint(0, 1000, (batch,), device=device)
     steps = {n: training_step(new_timm_model(n, device), x, y) for n in ("resnet50", "efficientnet_b0")}

@@ -14,29 +14,50 @@ ARTICLE_TRAINING = ("Efficient architectures are not only faster at inference �
 
 # -- training and inference: EfficientNet-B0 vs ResNet-50 (§9) ---------------------------------------------
 # "5x" is a rounded figure: it admits 4.5 and up (meters.rounding), the margin of both training claims.
-TRAINING_BATCH = 2  # images per step, 224px: small enough for a CPU in CI, large enough for train-mode BN
+# Whose sentence a timed training step checks: the article's "training ... is 5x faster" names no device; in
+# work it is checked anywhere (training_flops_vs_resnet50), in time where such models train, on a GPU (the
+# GPU tier, at a training batch). On a CPU, one thread at batch 2, the step time is a fact about that device
+# (depthwise backward and elementwise work are memory-bound there): the suite's premise that a CPU shows the
+# saving, and a miss is a finding. Until this note the CPU timing was one claim with the GPU's, recorded as
+# the article's error.
+TRAINING_BATCH = 2  # images per step on a CPU, 224px: small enough for CI, large enough for train-mode BN
+TRAINING_BATCHES = {"cpu": TRAINING_BATCH, "gpu": 64}  # on a GPU, a training batch that fills it
 
-EFFICIENTNET_B0_TRAINING_STEP_VS_RESNET50 = Claim(
-    id="vision/efficientnet_b0/training_step_vs_resnet50",
-    statement=f"training EfficientNet-B0 is 5x faster than ResNet-50: one training step (forward, "
-              f"cross-entropy, backward, SGD step) at batch {TRAINING_BATCH}, 224px, timed interleaved against "
-              "ResNet-50's on the same device (on a CPU with one torch thread: per-core work, not the "
-              "contention of a shared runner's threads); margin: '5x' rounded, 4.5 and up",
-    source="article §9 (Fundamentally lower training costs)",
-    metric=f"training step time ratio resnet50/efficientnet_b0 at batch {TRAINING_BATCH}, interleaved A/B, median",
-    unit="x",
-    comparison=">=",
-    expected=5.0,
-    margin=margin_for(5.0, parse_figure("5").low),
-    better="higher",
-    noisy=True,
-    source_kind="article",
-    quote=ARTICLE_TRAINING,
-    refuted="EfficientNet-B0 needs 10.6x fewer training FLOPs than ResNet-50, but its training step is only "
-            "about 3.5-3.6x faster on a CPU (batch 2, 224px, one thread; 5 quiet reruns: 3.52-3.60x): the "
-            "backward of its depthwise convolutions and its SE/SiLU elementwise work are memory-bound, so "
-            "step time does not shrink with FLOPs or with its 4.8x fewer parameters",
-)
+
+def _training_step_claim(device: str) -> Claim:
+    on_gpu = device == "gpu"
+    batch = TRAINING_BATCHES[device]
+    return Claim(
+        id=f"vision/efficientnet_b0/training_step_vs_resnet50/{device}",
+        statement=f"training EfficientNet-B0 is 5x faster than ResNet-50: one training step (forward, "
+                  f"cross-entropy, backward, SGD step) at batch {batch}, 224px, timed interleaved against "
+                  "ResNet-50's on the same " + ("GPU" if on_gpu else "CPU with one torch thread (per-core work, "
+                                                "not the contention of a shared runner's threads)")
+                  + "; margin: '5x' rounded, 4.5 and up",
+        source="article §9 (Fundamentally lower training costs)" + ("" if on_gpu else (
+            "; a CPU is not where the sentence's training runs: the suite's premise that one shows the saving")),
+        metric=f"training step time ratio resnet50/efficientnet_b0 at batch {batch}, interleaved A/B, median",
+        unit="x",
+        comparison=">=",
+        expected=5.0,
+        margin=margin_for(5.0, parse_figure("5").low),
+        better="higher",
+        noisy=True,
+        source_kind="article" if on_gpu else "suite",
+        quote=ARTICLE_TRAINING if on_gpu else (
+            "Premise: the article's 5x training speedup of EfficientNet-B0 over ResNet-50 shows as step time on "
+            "a CPU too (one thread, batch 2)"),
+        refuted=None if on_gpu else (
+            "EfficientNet-B0 needs 10.6x fewer training FLOPs than ResNet-50 (the article's 5x holds in work: "
+            "vision/efficientnet_b0/training_flops_vs_resnet50), but its training step is only about 3.5-3.6x "
+            "faster on a CPU (batch 2, 224px, one thread; 5 quiet reruns: 3.52-3.60x): the backward of its "
+            "depthwise convolutions and its SE/SiLU elementwise work are memory-bound, so step time does not "
+            "shrink with FLOPs or with its 4.8x fewer parameters. A fact about this CPU, not about the "
+            "article's device-free sentence, which is timed on a GPU (.../gpu)"),
+    )
+
+
+EFFICIENTNET_B0_TRAINING_STEP_VS_RESNET50 = {device: _training_step_claim(device) for device in ("cpu", "gpu")}
 
 EFFICIENTNET_B0_TRAINING_FLOPS_VS_RESNET50 = Claim(
     id="vision/efficientnet_b0/training_flops_vs_resnet50",
