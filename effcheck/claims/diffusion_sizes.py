@@ -116,7 +116,8 @@ LCM_LORA_SIZE = Claim(
     source_kind="article",
     quote=Q_67MB,
     refuted="67 million is the adapter's parameter count, not its size: every parameter takes 2 bytes at "
-            "fp16 (4 at fp32), so the file is twice as large as the figure even at half precision",
+            "fp16 (4 at fp32), so the file is twice as large as the figure even at half precision, under "
+            "either adapter layout of paper_params/sd15 (67.25M or 67.52M parameters: 134.5 or 135.0 MB)",
 )
 
 LCM_LORA_SMALL = Claim(

@@ -86,7 +86,8 @@ LLAMA13B_TRAINING_VS_GPT3 = Claim(
     better="higher",
     refuted="training cost is FLOPs per token times tokens; LLaMA-13B saw 1.0T tokens to GPT-3's 300B, so "
             "most of its per-token saving is spent on 3.3x more data: the article divides by the parameter "
-            "ratio and forgets the data",
+            "ratio and forgets the data. 'Cost' is read as compute, the one reading that needs no price or "
+            "hardware the sentence does not name (on equal hardware, cost follows FLOPs)",
     source_kind="article",
     quote="LLaMA-13B's training cost is less than 1/13 of GPT-3 175B's.",
 )

@@ -65,7 +65,7 @@ EFFICIENTNET_B0_PARAMS_VS_RESNET50 = Claim(
     id="vision/efficientnet_b0/params_vs_resnet50",
     statement="EfficientNet-B0 has ~5x fewer parameters than ResNet-50 (5.3M vs 25M); margin: the lowest "
               f"ratio those rounded figures allow (24.5M/5.35M); {PARAMS_CONVENTION}",
-    source="article §2.2 (also §5.3 lab: 'Parameters: ~5M vs ~25M (5x fewer)'), timm resnet50 and "
+    source="article §2.2 (also §5.3 lab: 'Parameters: ~5M vs ~25M (5x fewer)'); timm resnet50 and "
            "efficientnet_b0",
     metric="params_ratio resnet50/efficientnet_b0",
     unit="x",
@@ -166,7 +166,8 @@ _MACS_REFUTED = {
     "efficientnet_b5": "Table 2 prints 9.9B FLOPs for B5; B5 at 456px has 10.27B multiply-adds, 3.7% more, "
                        "outside the printed rounding",
     "efficientnet_b7": "Table 2 prints 37B FLOPs for B7; B7 at 600px has 37.7B multiply-adds, which rounds "
-                       "to 38B",
+                       "to 38B. Truncating would print 37B, but the same column prints B0's 0.386B as 0.39B, "
+                       "which only rounding gives, so the table does not truncate",
 }
 
 
