@@ -1,0 +1,319 @@
+"""`effcheck bisect`: which package moved which claim.
+
+The pure parts (what differs, which claims, the verdicts and the table) directly; the search against a
+fake Runner (a model of which package moves which claim and which sets pip installs).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from effcheck.bisect.inputs import (
+    ChangedClaim,
+    Outcome,
+    differs,
+    fixed_differences,
+    package_changes,
+    recorded_packages,
+    select_claims,
+)
+from effcheck.bisect.search import search
+from effcheck.bisect.table import Context, render, rows
+from effcheck.bisect.verdicts import ALL, BASELINE, GROUP, Installed, blame, blame_text, trial_verdict
+from effcheck.errors import BaselineError
+from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict
+
+
+def _env(**libraries):
+    return {"device": "cpu", "python": "3.11.7", "libraries": libraries}
+
+
+BASE_ENV = _env(torch="2.13.0", transformers="5.24.0", peft="0.18.1", numpy="2.4.6")
+RUN_ENV = _env(torch="2.14.1", transformers="5.25.0", peft="0.21.2", numpy="2.4.6")
+CHANGES = package_changes(BASE_ENV, RUN_ENV)
+
+
+def _claim(cid, noisy=False):
+    return Claim(id=cid, statement="s", source="src", metric="m", unit="B", comparison="==", expected=1.0,
+                 noisy=noisy)
+
+
+def _result(cid, value, noisy=False, verdict=Verdict.PASS, nodeid=None):
+    measurement = None if value is None else Measurement(value, "B", "counted", samples=(value, value) if noisy else ())
+    return ClaimResult(_claim(cid, noisy), verdict, "boom\nmore" if value is None else "ok", measurement,
+                       f"t.py::{cid.replace('/', '_')}" if nodeid is None else nodeid)
+
+
+def _ledger(results, env=BASE_ENV):
+    return Ledger(tuple(results), env, "cpu:x", "2026-12-01T10:00:00+00:00", "0.1.0")
+
+
+def _changed(cid, base, run, noisy=False):
+    return ChangedClaim(cid, f"t.py::{cid.replace('/', '_')}", "B", noisy, 0.2 if noisy else 0.0,
+                        Outcome(base, "PASS"), Outcome(run, "PASS"))
+
+
+# -- what differs ------------------------------------------------------------------------------------------
+
+
+def test_package_changes_are_the_recorded_versions_that_differ_in_recorded_order():
+    assert [c.text() for c in CHANGES] == ["torch 2.13.0 -> 2.14.1", "transformers 5.24.0 -> 5.25.0",
+                                           "peft 0.18.1 -> 0.21.2"]
+    added = package_changes(_env(torch="2.13.0", rwkv=None), _env(torch="2.13.0", rwkv="0.8.32", timm="1.0.31"))
+    assert [c.text() for c in added] == ["rwkv absent -> 0.8.32", "timm absent -> 1.0.31"]
+    assert package_changes({}, {"libraries": "not a mapping"}) == ()
+
+
+versions = st.dictionaries(st.sampled_from(["torch", "transformers", "peft", "timm", "numpy"]),
+                           st.none() | st.sampled_from(["1.0", "1.1", "2.0"]))
+
+
+@given(versions, versions)
+def test_package_changes_take_the_baseline_to_the_run(before, after):
+    changes = package_changes({"libraries": before}, {"libraries": after})
+    moved = {**before, **{c.name: c.new for c in changes}}
+    assert {n: v for n, v in moved.items() if v is not None} == {n: v for n, v in after.items() if v is not None}
+    assert len({c.name for c in changes}) == len(changes)
+    assert all(c.old != c.new for c in changes)
+
+
+def test_fixed_differences_are_what_pip_cannot_move():
+    assert fixed_differences({"python": "3.11.7", "cuda_build": "12.8"}, {"python": "3.12.1"}) == (
+        "python 3.11.7 -> 3.12.1", "CUDA runtime 12.8 -> absent")
+    assert recorded_packages({"libraries": {"torch": "2.14.1", "rwkv": None}}) == {"torch": "2.14.1", "rwkv": None}
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_value=1e9),
+       st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_value=1e9), st.booleans())
+def test_differs_is_symmetric_for_exact_values_and_never_for_itself(a, b, noisy):
+    x, y = Outcome(a, "PASS"), Outcome(b, "FAIL")
+    assert not differs(x, x, noisy, 0.2)
+    assert differs(x, y, False, 0.0) == (a != b) == differs(y, x, False, 0.0)
+    assert differs(x, Outcome(None, "ERROR"), noisy, 0.2)
+    assert not differs(Outcome(None, "ERROR", "a"), Outcome(None, "ERROR", "b"), noisy, 0.2)
+
+
+def test_noisy_values_differ_beyond_the_tolerance_only():
+    assert not differs(Outcome(1.0, "PASS"), Outcome(1.15, "PASS"), True, 0.2)
+    assert differs(Outcome(1.0, "PASS"), Outcome(1.25, "PASS"), True, 0.2)
+
+
+def test_default_selection_is_the_exact_claims_that_moved_or_broke():
+    base = _ledger([_result("a/moved", 20480), _result("a/same", 5), _result("a/timed", 1.0, noisy=True),
+                    _result("a/broke", 3), _result("a/was_error", None, verdict=Verdict.ERROR),
+                    _result("a/skipped_now", 4), _result("a/only_base", 1)])
+    run = _ledger([_result("a/moved", 20496), _result("a/same", 5), _result("a/timed", 2.0, noisy=True),
+                   _result("a/broke", None, verdict=Verdict.ERROR), _result("a/was_error", 7),
+                   _result("a/skipped_now", None, verdict=Verdict.SKIP), _result("a/only_run", 1)], RUN_ENV)
+    selection = select_claims(base, run)
+    assert [c.id for c in selection.claims] == ["a/moved", "a/broke"]
+    assert selection.claims[1].run == Outcome(None, "ERROR", "boom")
+    assert len(selection.notes) == 1 and "a/timed" in selection.notes[0] and "name them" in selection.notes[0]
+
+
+def test_named_claims_are_bisected_even_unchanged_and_timed():
+    base = _ledger([_result("a/x", 1.0), _result("a/timed", 1.0, noisy=True)])
+    run = _ledger([_result("a/x", 1.0), _result("a/timed", 1.1, noisy=True)], RUN_ENV)
+    selection = select_claims(base, run, ["a/*"])
+    assert [c.id for c in selection.claims] == ["a/x", "a/timed"]
+    assert selection.claims[1].tolerance == pytest.approx(0.2) and selection.claims[0].tolerance == 0.0
+    assert "timed claims bisected on request" in selection.notes[0]
+    with pytest.raises(BaselineError, match="'b/\\*' matches no claim"):
+        select_claims(base, run, ["b/*"])
+
+
+def test_claims_without_a_node_id_are_named_and_left_out():
+    base = _ledger([_result("a/x", 1.0, nodeid="")])
+    run = _ledger([_result("a/x", 2.0, nodeid="")], RUN_ENV)
+    selection = select_claims(base, run)
+    assert selection.claims == () and "no test node id" in selection.notes[0]
+
+
+# -- the search, against a model -------------------------------------------------------------------------------
+
+
+class FakeRunner:
+    """Each claim's value is its base plus the effect of every package (or set of packages) at its new
+    version; pip installs a set unless `refuses` says why not."""
+
+    def __init__(self, base, effects, refuses=lambda moved: "", setup_fails=""):
+        self.base, self.effects, self.refuses, self.setup_fails = base, effects, refuses, setup_fails
+        self.moved: frozenset[str] = frozenset()
+        self.calls: list[tuple[str, ...]] = []
+        self.baseline: dict = {}
+
+    def setup(self, versions):
+        self.baseline = dict(versions)
+        self.calls.append(("setup",))
+        return Installed(False, self.setup_fails) if self.setup_fails else Installed(True, seconds=3.0)
+
+    def apply(self, moved):
+        assert all(v != self.baseline.get(n) for n, v in moved.items())
+        self.calls.append(("apply", *sorted(moved)))
+        why = self.refuses(frozenset(moved))
+        if why:
+            return Installed(False, why)
+        self.moved = frozenset(moved)
+        return Installed(True, also_moved=("huggingface-hub 2.4.0 -> 2.5.0",) if "transformers" in moved else (),
+                         seconds=2.0)
+
+    def measure(self, claims):
+        self.calls.append(("measure", *sorted(c.id for c in claims)))
+        found = {}
+        for claim in claims:
+            value = self.base[claim.id]
+            for group, effect in self.effects.get(claim.id, {}).items():
+                if set(group) <= self.moved:
+                    value = None if effect is None else value + effect
+                    if value is None:
+                        break
+            found[claim.id] = Outcome(None, "ERROR", "ImportError") if value is None else Outcome(value, "PASS")
+        return found
+
+
+BASELINE_VERSIONS = recorded_packages(BASE_ENV)
+
+
+def _search(claims, runner, **kw):
+    return search(claims, CHANGES, BASELINE_VERSIONS, runner, **kw)
+
+
+def test_one_package_per_claim_is_named_with_the_table():
+    claims = [_changed("seq/cache_bytes", 20480, 20496), _changed("seq/growth", 0.99910, 0.99909)]
+    runner = FakeRunner({"seq/cache_bytes": 20480, "seq/growth": 0.99910},
+                        {"seq/cache_bytes": {("transformers",): 16}, "seq/growth": {("torch",): -0.00001}})
+    found = _search(claims, runner)
+    assert [t.purpose for t in found.trials] == [BASELINE, "single", "single", "single", ALL]
+    blamed = {c.id: blame(c, found.trials, CHANGES) for c in claims}
+    assert blamed["seq/cache_bytes"].culprits == (("transformers",),)
+    assert blamed["seq/growth"].culprits == (("torch",),)
+    text = render(claims, found.trials, Context("0001", "0002", CHANGES, seconds=75, workdir="/tmp/w"))
+    assert "=> seq/cache_bytes (recorded 20,480 B -> 20,496 B): transformers 5.24.0 -> 5.25.0" in text
+    assert "=> seq/growth (recorded 0.9991 B -> 0.99909 B): torch 2.13.0 -> 2.14.1" in text
+    table = rows(claims, found.trials, CHANGES)
+    cache = [r for r in table[:5]]
+    assert cache[0][:2] == ("seq/cache_bytes", "(the baseline's versions)") and cache[0][5] == "reproduces the baseline"
+    assert [r[1] for r in cache[1:4]] == ["torch", "transformers", "peft"]
+    assert [r[5] for r in cache[1:]] == ["no effect", "moves it", "no effect", "moves it"]
+    assert cache[2][2:5] == ("5.24.0 -> 5.25.0", "20,480 B", "20,496 B")
+    assert "pip also moved huggingface-hub 2.4.0 -> 2.5.0" in text and "wall time 1 min 15 s" in text
+
+
+def test_a_package_pip_installs_only_with_another_is_tried_in_the_smallest_set():
+    def refuses(moved):
+        if "peft" in moved and "transformers" not in moved:
+            return "peft 0.21.2 depends on transformers>=5.25"
+        return ""
+
+    claims = [_changed("lora/params", 100, 90)]
+    runner = FakeRunner({"lora/params": 100}, {"lora/params": {("peft",): -10}}, refuses)
+    found = _search(claims, runner)
+    groups = [t for t in found.trials if t.purpose == GROUP]
+    assert [g.moved for g in groups] == [("transformers", "peft")] and groups[0].installed.ok
+    result = blame(claims[0], found.trials, CHANGES)
+    assert result.culprits == (("transformers", "peft"),) and result.kind == "together"
+    text = render(claims, found.trials, Context("0001", "0002", CHANGES))
+    assert "transformers 5.24.0 -> 5.25.0 + peft 0.18.1 -> 0.21.2 (pip installs them only together)" in text
+    assert "could not install:\n  peft 0.18.1 -> 0.21.2 alone: peft 0.21.2 depends on transformers>=5.25" in text
+
+
+def test_an_interaction_is_the_smallest_set_that_moves_the_claim():
+    claims = [_changed("x/y", 10, 13), _changed("x/z", 1, 2)]
+    runner = FakeRunner({"x/y": 10, "x/z": 1}, {"x/y": {("torch", "transformers"): 3}, "x/z": {("peft",): 1}})
+    found = _search(claims, runner)
+    interactions = [t for t in found.trials if t.purpose == "interaction"]
+    assert interactions[0].moved == ("torch", "transformers")
+    assert set(interactions[0].outcomes) == {"x/y"}  # only the claim still unexplained is rerun
+    result = blame(claims[0], found.trials, CHANGES)
+    assert result.culprits == (("torch", "transformers"),) and result.kind == "together"
+    assert "together (neither alone)" in blame_text(result, CHANGES, found.trials)
+    table = rows(claims, found.trials, CHANGES)
+    assert sum(1 for r in table if r[1] == "torch + transformers") == 1  # x/z has no row for it
+
+
+def test_no_package_moves_it_names_the_project_code():
+    claims = [_changed("a/b", 5, 6)]
+    runner = FakeRunner({"a/b": 5}, {})
+    found = _search(claims, runner)
+    result = blame(claims[0], found.trials, CHANGES)
+    assert result.kind == "code" and "project's own code" in blame_text(result, CHANGES)
+    assert any("with all the run's versions this checkout measures 5" in n for n in result.notes)
+    already = blame(claims[0], _search(claims, FakeRunner({"a/b": 6}, {})).trials, CHANGES)
+    assert already.kind == "code"
+    assert any("already measures the run's value" in n for n in already.notes)
+    assert any("not the recorded 5" in n for n in already.notes)
+
+
+def test_a_package_that_breaks_the_claim_is_named():
+    claims = [ChangedClaim("a/b", "t::b", "B", False, 0.0, Outcome(5, "PASS"), Outcome(None, "ERROR", "x"))]
+    found = _search(claims, FakeRunner({"a/b": 5}, {"a/b": {("peft",): None}}))
+    assert blame(claims[0], found.trials, CHANGES).culprits == (("peft",),)
+    peft = next(t for t in found.trials if t.moved == ("peft",))
+    assert trial_verdict(claims[0], Outcome(5, "PASS"), peft.outcomes["a/b"]) == "breaks it (ERROR)"
+
+
+def test_a_baseline_pip_cannot_build_stops_and_says_so():
+    claims = [_changed("a/b", 5, 6)]
+    found = _search(claims, FakeRunner({"a/b": 5}, {}, setup_fails="No matching distribution found for torch"))
+    assert len(found.trials) == 1 and not found.trials[0].installed.ok
+    text = render(claims, found.trials, Context("1", "2", CHANGES))
+    assert "the baseline's versions: No matching distribution found for torch" in text
+    assert "not found (the baseline's versions could not be measured)" in text
+
+
+def test_tests_that_cannot_run_with_the_baseline_stop_the_search():
+    class Broken(FakeRunner):
+        def measure(self, claims):
+            return {c.id: Outcome(None, "ERROR", "E   ModuleNotFoundError: No module named 'hypothesis'")
+                    for c in claims}
+
+    claims = [_changed("a/b", 5, 6)]
+    found = _search(claims, Broken({"a/b": 5}, {}))
+    assert [t.purpose for t in found.trials] == [BASELINE]
+    text = render(claims, found.trials, Context("1", "2", CHANGES))
+    assert "stopped: no claim gave a value with the baseline's versions" in text
+    assert "No module named 'hypothesis'" in text and "--with REQ" in text
+
+
+def test_the_trial_limit_is_said():
+    claims = [_changed("a/b", 5, 6)]
+    found = _search(claims, FakeRunner({"a/b": 5}, {"a/b": {("peft",): 1}}), max_trials=2)
+    assert len(found.trials) == 2 and found.skipped == ("transformers", "peft", "torch + transformers + peft")
+    assert "not tried (the --max-trials limit)" in render(claims, found.trials,
+                                                            Context("1", "2", CHANGES, skipped=found.skipped))
+
+
+def test_a_noisy_claim_moves_only_beyond_its_tolerance():
+    claims = [_changed("t/ratio", 1.0, 1.5, noisy=True)]
+    found = _search(claims, FakeRunner({"t/ratio": 1.0}, {"t/ratio": {("torch",): 0.5, ("peft",): 0.1}}))
+    assert blame(claims[0], found.trials, CHANGES).culprits == (("torch",),)
+
+
+names = ("torch", "transformers", "peft")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(["c/1", "c/2", "c/3"]),
+                       st.dictionaries(st.sampled_from(names), st.integers(1, 5), min_size=1), min_size=1))
+def test_single_effects_are_always_found_exactly(effects):
+    """Whatever package moves whatever claim on its own, the blame names exactly those packages."""
+    claims = [_changed(cid, 100, 100 + sum(effects[cid].values())) for cid in sorted(effects)]
+    runner = FakeRunner({cid: 100 for cid in effects},
+                        {cid: {(n,): d for n, d in e.items()} for cid, e in effects.items()})
+    found = _search(claims, runner)
+    for claim in claims:
+        result = blame(claim, found.trials, CHANGES)
+        assert {g for g in result.culprits} == {(n,) for n in effects[claim.id]}
+    assert not any(t.purpose == "interaction" for t in found.trials)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([g for size in (2, 3) for g in itertools.combinations(names, size)]))
+def test_an_interaction_of_any_set_is_found_as_that_set(group):
+    claims = [_changed("c/1", 0, 7)]
+    found = _search(claims, FakeRunner({"c/1": 0}, {"c/1": {group: 7}}))
+    assert blame(claims[0], found.trials, CHANGES).culprits == (group,)
