@@ -13,7 +13,8 @@ import fnmatch
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from effcheck.records import Claim, Measurement, quantile
+from effcheck.records import Claim, Measurement
+from effcheck.stats import quantile
 
 
 def device_name(env: Mapping[str, Any]) -> str:

@@ -23,8 +23,10 @@ from fractions import Fraction
 from typing import Any
 
 from effcheck.errors import SchemaError, UsageError
-from effcheck.records import ClaimResult, Ledger, delta_numbers, fmt_pair, fmt_percent, integer_pair
+from effcheck.formatting import fmt_pair, fmt_percent, integer_pair
+from effcheck.records import ClaimResult, Ledger
 from effcheck.stats import mann_whitney_less, median
+from effcheck.stored_numbers import delta_numbers
 
 # The median of an interleaved time ratio drifts between runs by more than its within-run spread shows:
 # on a shared 2-core CPU unchanged reruns fell in two machine states about 22% apart (the rank test on

@@ -23,13 +23,15 @@ JSON history (bump SCHEMA_VERSION and add a line here whenever the JSON form cha
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
 from effcheck.errors import SchemaError
+from effcheck.formatting import _fmt, fmt_pair
+from effcheck.stats import quantile
+from effcheck.stored_numbers import delta_numbers, finite, is_finite, number, point, shown
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -50,72 +52,6 @@ class Verdict(str, Enum):
     REFUTED = "REFUTED"  # the article's claim is wrong and we measured it: an expected, strict failure
     SKIP = "SKIP"
     ERROR = "ERROR"
-
-
-def _finite(name: str, value: Any) -> None:
-    if value is not None and not _is_finite(value):
-        raise ValueError(f"{name} must be a finite number, got {_shown(value)}")
-
-
-def _is_finite(value: Any) -> bool:
-    """math.isfinite, where an integer beyond the float range (10**400, from a JSON file) is not finite:
-    math.isfinite and float() raise OverflowError on it, which no reader of a file expects."""
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
-def _shown(value: Any) -> str:
-    """A bad value for a one-line message: a 400-digit integer is named by its size, not printed."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value).bit_length() > 64:
-        return f"an integer of about {int(abs(value).bit_length() * math.log10(2)) + 1} digits"
-    return repr(value)
-
-
-def _number(name: str, value: Any) -> float:
-    """A finite real number (a stored null, string, 1e400 or 10**400 is refused where it is read, not in
-    the gate: ValueError, which the readers turn into SchemaError)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {_shown(value)}")
-    _finite(name, value)
-    return float(value)
-
-
-def _point(value: Any) -> float:
-    """A series coordinate: what float() takes (a 0-d tensor from a benchmark too), finite."""
-    if isinstance(value, (bool, str, bytes)):
-        raise ValueError(f"a series point must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
-    if not math.isfinite(number):
-        raise ValueError(f"a series point must be a finite number, got {_shown(value)}")
-    return number
-
-
-# The numbers of a gate delta (effcheck.gate.Delta) as a ledger's comparison stores them.
-DELTA_NUMBERS = ("baseline_value", "current_value", "change", "tolerance", "p_value")
-# A move from zero's infinite change as effcheck first wrote it (str(math.inf)), before it wrote null.
-_OLD_INFINITE_CHANGE = ("inf", "-inf")
-
-
-def delta_numbers(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored delta's numbers (those present), validated: each a finite number or null. A change stored
-    as "inf"/"-inf" (a move from zero, as older effcheck wrote it) reads as null: the reader derives it
-    from the two values. Raises ValueError (an ill-typed or out-of-range number)."""
-    found: dict[str, Any] = {}
-    for name in DELTA_NUMBERS:
-        if name not in data:
-            continue
-        value = data[name]
-        if name == "change" and value in _OLD_INFINITE_CHANGE:
-            value = None
-        if value is not None or name == "tolerance":
-            _number(f"delta {name}", value)
-        found[name] = value
-    return found
 
 
 @dataclass(frozen=True)
@@ -172,10 +108,10 @@ class Claim:
             raise ValueError(f"claim {self.id}: comparison must be one of {COMPARISONS}, got {self.comparison!r}")
         if self.better not in DIRECTIONS:
             raise ValueError(f"claim {self.id}: better must be one of {DIRECTIONS}, got {self.better!r}")
-        _finite("expected", self.expected)
-        _finite("expected_high", self.expected_high)
-        if not (_is_finite(self.margin) and self.margin >= 0):
-            raise ValueError(f"claim {self.id}: margin must be a fraction >= 0, got {_shown(self.margin)}")
+        finite("expected", self.expected)
+        finite("expected_high", self.expected_high)
+        if not (is_finite(self.margin) and self.margin >= 0):
+            raise ValueError(f"claim {self.id}: margin must be a fraction >= 0, got {shown(self.margin)}")
         if self.comparison in (">=", "between") and self.margin >= 1:
             raise ValueError(f"claim {self.id}: a margin of 100% or more makes '{self.comparison}' unfalsifiable")
         if self.comparison == "==" and self.margin != 0.0:
@@ -184,10 +120,10 @@ class Claim:
             raise ValueError(f"claim {self.id}: expected_high is required by 'between' and only by it")
         if self.expected_high is not None and self.expected_high < self.expected:
             raise ValueError(f"claim {self.id}: expected_high < expected")
-        if self.tolerance is not None and not (_is_finite(self.tolerance) and self.tolerance >= 0):
-            raise ValueError(f"claim {self.id}: tolerance must be >= 0, got {_shown(self.tolerance)}")
-        if self.resolution is not None and not (_is_finite(self.resolution) and self.resolution > 0):
-            raise ValueError(f"claim {self.id}: resolution must be > 0, got {_shown(self.resolution)}")
+        if self.tolerance is not None and not (is_finite(self.tolerance) and self.tolerance >= 0):
+            raise ValueError(f"claim {self.id}: tolerance must be >= 0, got {shown(self.tolerance)}")
+        if self.resolution is not None and not (is_finite(self.resolution) and self.resolution > 0):
+            raise ValueError(f"claim {self.id}: resolution must be > 0, got {shown(self.resolution)}")
         if self.source_kind not in SOURCE_KINDS:
             raise ValueError(f"claim {self.id}: source_kind must be one of {SOURCE_KINDS}, got {self.source_kind!r}")
         if self.source_kind == "article" and not (self.quote and self.quote.strip()):
@@ -239,9 +175,9 @@ class Measurement:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _number("value", self.value)
-        object.__setattr__(self, "samples", tuple(_number("sample", s) for s in self.samples))
-        object.__setattr__(self, "series", tuple((_point(x), _point(y)) for x, y in self.series))
+        number("value", self.value)
+        object.__setattr__(self, "samples", tuple(number("sample", s) for s in self.samples))
+        object.__setattr__(self, "series", tuple((point(x), point(y)) for x, y in self.series))
         object.__setattr__(self, "details", dict(self.details))
         if not self.method:
             raise ValueError("measurement method must say how the value was obtained")
@@ -319,77 +255,6 @@ class ClaimResult:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SchemaError(f"not an effcheck claim result ({exc})") from exc
-
-
-def quantile(values: tuple[float, ...] | list[float], q: float) -> float:
-    """Linear-interpolation quantile (numpy's default), without importing numpy."""
-    if not values:
-        raise ValueError("quantile of no values")
-    s = sorted(values)
-    pos = (len(s) - 1) * q
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
-
-
-def _fmt(x: float | None) -> str:
-    """One value, readable at a glance (3-4 significant digits): tables, and values read alone. Two values
-    a sentence sets side by side go through fmt_pair, which never prints different values alike."""
-    if x is None:
-        return "-"
-    ax = abs(x)
-    if ax != 0 and (ax >= 1e6 or ax < 1e-3):
-        return f"{x:.4g}"
-    if float(x).is_integer():
-        return f"{int(x)}"
-    return f"{x:.3g}" if ax < 100 else f"{x:.1f}"
-
-
-_WHOLE_LIMIT = 10**18  # exact integers below this print in full (a count of parameters, MACs, bytes)
-
-
-def integer_pair(a: Any, b: Any) -> tuple[int, int] | None:  # floats, or ints a float would round
-    """Both values as exact integers when both are whole (a count), else None."""
-    if not all(isinstance(x, numbers.Integral) or float(x).is_integer() for x in (a, b)):
-        return None
-    whole = int(a), int(b)
-    return whole if max(abs(whole[0]), abs(whole[1])) < _WHOLE_LIMIT else None
-
-
-def fmt_pair(a: float | None, b: float | None) -> tuple[str, str]:
-    """Two values a sentence sets side by side (was/now, claimed/measured), printed differently whenever
-    they differ: exact integers in full with thousands separators ("1,362,344" and "1,362,345"), other
-    values as _fmt prints them, or with the fewest significant digits that tell them apart ("0.9991" and
-    "0.9994" where _fmt says 0.999 twice)."""
-    if a is None or b is None:
-        return _fmt(a), _fmt(b)
-    whole = integer_pair(a, b)
-    if whole is not None:
-        return f"{whole[0]:,}", f"{whole[1]:,}"
-    first, second = _fmt(a), _fmt(b)
-    if first != second or a == b:
-        return first, second
-    for digits in range(4, 18):  # 17 significant digits tell any two doubles apart
-        first, second = f"{float(a):,.{digits}g}", f"{float(b):,.{digits}g}"
-        if first != second:
-            return first, second
-    # alike as doubles: integers beyond 2**53 that a float rounds together, printed exactly
-    return f"{int(a):,}", f"{int(b):,}"
-
-
-def fmt_percent(fraction: float, signed: bool = False) -> str:
-    """A fraction as a percentage that reads 0.0% only when it is 0: "+2.2%", then as many decimals as the
-    first significant digit needs ("+0.00007%"), and beyond that or beyond a million percent, exponents."""
-    sign = "+" if signed else ""
-    percent = fraction * 100
-    if percent == 0:
-        return f"{sign}0.0%"
-    size = abs(percent)
-    if not math.isfinite(percent) or size >= 1e6 or size < 1e-6:
-        return f"{percent:{sign}.2g}%"
-    if size >= 0.1:
-        return f"{percent:{sign}.1f}%"
-    return f"{percent:{sign}.{-math.floor(math.log10(size))}f}%"
 
 
 def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:

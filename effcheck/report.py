@@ -6,8 +6,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from effcheck.checks import quoted, reading_lead, refutation_lead, verdict_label
+from effcheck.formatting import fmt_pair, fmt_percent
 from effcheck.gate import Delta, GatePolicy, Status
-from effcheck.records import Claim, ClaimResult, Verdict, fmt_pair, fmt_percent
+from effcheck.records import Claim, ClaimResult, Verdict
 
 HEADERS = ("claim", "quoted sentence; the suite's reading", "measured", "expected", "verdict", "source")
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import pytest
 
-from effcheck.errors import EffcheckError, UsageError
+from effcheck.errors import EffcheckError
 from effcheck.gate import Delta, Status, compare_results
 from effcheck.options import Options, storage_dir
 from effcheck.plan import RunPlan
@@ -92,72 +92,28 @@ class EffcheckSession:
             self.claims_error = str(exc)
 
     def _check_for_claims(self) -> None:
-        """What matters only to a run that checks claims: the storage effcheck saves to and reads baselines
-        from, and a run named to pytest-benchmark's --benchmark-compare (pytest-benchmark alone warns and runs)."""
+        """What matters only to a run that checks claims (effcheck.preflight): the storage effcheck saves to
+        and reads baselines from, and a run named to --benchmark-compare (pytest-benchmark alone warns and runs)."""
+        from effcheck import preflight
+
         if not (self.plan.saves or self.plan.gated):
             return
         storage = storage_dir(self.config)  # file storage only
         if self.plan.saves:
-            self._check_storage_writable(storage)
-            self._check_benchmark_json(storage)
-        if not self.options.baseline:
-            bench = self.config.getoption("benchmark_compare", None)
-            if isinstance(bench, str) and bench not in ("", "True"):
-                self._pin_baseline(None)
+            preflight.check_storage_writable(storage)
+            preflight.check_benchmark_json(self.config.getoption("benchmark_json", None), storage)
+        if not self.options.baseline and preflight.named_to_benchmark(self.config):
+            self._pin_baseline(None)
 
     def _require_cuda(self) -> None:
-        """A CUDA request without CUDA is a usage error before any test, used by a test or not."""
-        try:
-            from effcheck.devices import resolve_device
-        except ImportError:
-            raise UsageError(f"--effcheck-device={self.options.device}: torch is not installed") from None
-        try:
-            resolve_device(self.options.device)
-        except ImportError:
-            raise UsageError(f"--effcheck-device={self.options.device}: torch is not installed") from None
+        from effcheck.preflight import require_cuda
 
-    def _check_storage_writable(self, storage: str) -> None:
-        import os
-        from pathlib import Path
-
-        root = Path(storage)
-        probe = root
-        while not probe.exists() and probe != probe.parent:
-            probe = probe.parent
-        if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-            raise UsageError(f"--benchmark-storage {root}: {probe} is not a writable directory, so this run "
-                             "could not be saved; fix its permissions or choose another storage")
-
-    def _check_benchmark_json(self, storage: str) -> None:
-        """--benchmark-json names a file pytest-benchmark replaces: never a saved run of the history."""
-        from pathlib import Path
-
-        target = self.config.getoption("benchmark_json", None)
-        if not target:
-            return
-        path = Path(target if isinstance(target, (str, Path)) else target.name)  # 5.1/5.2 gave an open file
-        root = Path(storage).resolve()
-        if path.resolve() == root or root in path.resolve().parents:
-            raise UsageError(f"--benchmark-json={path} is inside the benchmark storage {root}: it would replace "
-                             "the history's files; write it elsewhere")
+        require_cuda(self.options.device)
 
     def _pin_baseline(self, named: str | None) -> None:
-        """One baseline for both tools: a run named to either is the run both compare with."""
-        from effcheck.store import load_ledger, resolve_run
+        from effcheck.preflight import pin_baseline
 
-        bench = self.config.getoption("benchmark_compare", None)
-        bench_named = bench if isinstance(bench, str) and bench not in ("", "True") else None
-        run = named or bench_named
-        if not run:
-            return
-        storage = storage_dir(self.config)
-        path = resolve_run(run, storage)
-        load_ledger(path)  # a named run must be readable: a usage error now, never a silent skip
-        if named and bench_named and resolve_run(bench_named, storage) != path:
-            raise UsageError(f"--effcheck-baseline={named} and --benchmark-compare={bench_named} name different "
-                             "runs; name one (both tools compare with it)")
-        self.pinned = path.stem
-        self.config.option.benchmark_compare = str(path.resolve())  # pytest-benchmark loads the same file
+        self.pinned = pin_baseline(self.config, named, storage_dir(self.config))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:

@@ -59,3 +59,14 @@ def median(values: Sequence[float]) -> float:
         raise ValueError("median of no values")
     mid = len(s) // 2
     return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def quantile(values: tuple[float, ...] | list[float], q: float) -> float:
+    """Linear-interpolation quantile (numpy's default), without importing numpy."""
+    if not values:
+        raise ValueError("quantile of no values")
+    s = sorted(values)
+    pos = (len(s) - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)

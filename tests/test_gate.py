@@ -9,8 +9,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from effcheck.errors import SchemaError, UsageError
+from effcheck.formatting import fmt_pair, fmt_percent
 from effcheck.gate import Delta, GatePolicy, Status, compare_ledgers, compare_results, parse_tolerance
-from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict, fmt_pair, fmt_percent
+from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict
 from effcheck.stats import mann_whitney_less, median
 
 

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from effcheck.meters.heap import steady_heap
-from effcheck.records import Measurement, quantile
+from effcheck.records import Measurement
+from effcheck.stats import quantile
 
 
 def synchronize(device: str) -> None:

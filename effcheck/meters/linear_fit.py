@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from effcheck.meters.latency import time_calls
-from effcheck.records import quantile
+from effcheck.stats import quantile
 
 
 @dataclass(frozen=True)
