@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from effcheck.bisect.inputs import ChangedClaim, Outcome, PackageChange
 from effcheck.bisect.verdicts import ALL, BASELINE, Trial, blame, blame_text, trial_verdict
-from effcheck.records import fmt_pair
+from effcheck.formatting import fmt_pair
 
 HEADER = ("claim", "package", "old -> new", "baseline value", "value", "verdict")
 
