@@ -1,5 +1,8 @@
-"""`effcheck list|report|compare|history|accept`: read the claim catalogue and saved runs; never modify them
-(`accept` appends its decision beside them, in effcheck-accepted.jsonl).
+"""`effcheck list|report|compare|history|accept|bisect`: read the claim catalogue and saved runs; never modify them
+(`accept` appends its decision beside them, in effcheck-accepted.jsonl; `bisect` builds its environments in a
+scratch folder).
+
+`effcheck suite [PYTEST ARGS]` runs the article's claim suite with pytest (effcheck.suite_command).
 
 Imports no torch: everything here reads data. Errors are one line on stderr and exit status 2; a bad run
 file met while searching is one warning line on stderr; `compare` exits 1 when the gate fails.
@@ -156,11 +159,18 @@ def _cmd_accept(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bisect(args: argparse.Namespace) -> int:
+    from effcheck.bisect.command import run_bisect
+
+    return run_bisect(args, _warn)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="effcheck",
         description="Efficiency claims of ML architectures, measured and gated. "
-        "Run the benchmarks with `pytest benchmarks/`; this command reads what they saved.",
+        "Run the article's claim suite with `effcheck suite` (pytest's arguments pass through); the other "
+        "commands read what runs saved.",
     )
     from effcheck import __version__
 
@@ -170,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     storage.add_argument("--storage", default=DEFAULT_STORAGE,
                          help=f"pytest-benchmark storage folder (default {DEFAULT_STORAGE})")
     runs_help = "a run: a path, 'latest' or its number as pytest-benchmark names it (0003)"
+
+    # only listed here: main() hands `effcheck suite ...` to pytest before parsing, so pytest's options pass
+    sub.add_parser("suite", add_help=False, help="run the article's claim suite with pytest, from any folder "
+                   "(`effcheck suite --help`; every other argument is pytest's)")
 
     p = sub.add_parser("list", help="list claims with their sources: effcheck's own, or those of a test path")
     p.add_argument("paths", nargs="*", metavar="PATH",
@@ -205,10 +219,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help=runs_help)
     p.add_argument("claims", nargs="*", metavar="CLAIM", help="claim ids or patterns (default: every claim)")
     p.set_defaults(func=_cmd_accept)
+
+    from effcheck.bisect.command import add_arguments as add_bisect_arguments
+
+    p = sub.add_parser("bisect", parents=[storage],
+                       help="which package moved which claim: rerun the changed claims in a scratch venv with "
+                       "the baseline's versions, moving one package at a time to the run's")
+    add_bisect_arguments(p)
+    p.set_defaults(func=_cmd_bisect)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["suite"]:  # before argparse, which would take pytest's -k, -m, -n... for its own
+        from effcheck.suite_command import run_suite
+
+        return run_suite(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

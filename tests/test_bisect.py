@@ -1,12 +1,22 @@
 """`effcheck bisect`: which package moved which claim.
 
-The pure parts (what differs, which claims, the verdicts and the table) directly; the search against a
-fake Runner (a model of which package moves which claim and which sets pip installs).
+The pure parts (what differs, which claims, pip's reasons, the verdicts and the table) directly; the search
+against a fake Runner (a model of which package moves which claim and which sets pip installs); the real
+ScratchRunner with a fake subprocess (the commands it gives pip and pytest); the CLI with a fake runner.
+No pip runs here unless EFFCHECK_BISECT_E2E=1 asks for the end-to-end test at the bottom (it builds three
+small venvs with pip: two runs under different numpy and pytest-benchmark versions, then the bisection;
+a few minutes, and pip needs an index or a cache holding those versions).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -21,11 +31,15 @@ from effcheck.bisect.inputs import (
     recorded_packages,
     select_claims,
 )
+from effcheck.bisect.scratch import ScratchConfig, ScratchRunner, filter_constraints, moved_text, pin, pip_reason
 from effcheck.bisect.search import search
 from effcheck.bisect.table import Context, render, rows
 from effcheck.bisect.verdicts import ALL, BASELINE, GROUP, Installed, blame, blame_text, trial_verdict
-from effcheck.errors import BaselineError
+from effcheck.cli import main
+from effcheck.errors import BaselineError, UsageError
 from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _env(**libraries):
@@ -131,6 +145,40 @@ def test_claims_without_a_node_id_are_named_and_left_out():
     run = _ledger([_result("a/x", 2.0, nodeid="")], RUN_ENV)
     selection = select_claims(base, run)
     assert selection.claims == () and "no test node id" in selection.notes[0]
+
+
+# -- pip's words ---------------------------------------------------------------------------------------------
+
+CONFLICT = """WARNING: Location 'file:///opt/pypi/simple/torch/' is ignored: it is neither a file nor a directory.
+Collecting torch==2.14.1
+ERROR: Cannot install torch==2.14.1 because these package versions have conflicting dependencies.
+
+The conflict is caused by:
+    The user requested torch==2.14.1
+    torchvision 0.28.0 depends on torch==2.13.0
+    The user requested (constraint) torchvision===0.28.0
+
+To fix this you could try to:
+1. loosen the range of package versions you've specified
+ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics/dependency-resolution/
+"""
+
+
+def test_pip_reason_is_the_conflicting_dependency_in_one_line():
+    assert pip_reason(CONFLICT) == "torchvision 0.28.0 depends on torch==2.13.0"
+    missing = ("ERROR: Could not find a version that satisfies the requirement torch===9.9 (from versions: 1.0, 2.0)\n"
+               "ERROR: No matching distribution found for torch===9.9\n")
+    assert pip_reason(missing) == "Could not find a version that satisfies the requirement torch===9.9"
+    assert pip_reason("WARNING: noise\nsomething broke\nWARNING: more\n") == "something broke"
+    assert pip_reason("") == "pip failed without saying why"
+
+
+def test_pins_constraints_and_moves():
+    assert pin("torch", "2.13.0") == "torch===2.13.0" and pin("torch", "2.13.0+cpu") == "torch==2.13.0+cpu"
+    lines = ["# pinned", "Torch==2.14.1", "huggingface_hub==2.4.0", "transformers>=5 ; python_version>'3'", "", "-e ."]
+    assert filter_constraints(lines, ["torch", "transformers"]) == ["# pinned", "huggingface_hub==2.4.0", "", "-e ."]
+    assert moved_text({"a": "1", "b": "2", "c": "3"}, {"a": "1", "b": "3", "d": "1"}, skip=["C"]) == (
+        "b 2 -> 3", "d absent -> 1")
 
 
 # -- the search, against a model -------------------------------------------------------------------------------
@@ -317,3 +365,216 @@ def test_an_interaction_of_any_set_is_found_as_that_set(group):
     claims = [_changed("c/1", 0, 7)]
     found = _search(claims, FakeRunner({"c/1": 0}, {"c/1": {group: 7}}))
     assert blame(claims[0], found.trials, CHANGES).culprits == (group,)
+
+
+# -- the real runner's commands, with a fake subprocess ---------------------------------------------------------
+
+
+class FakeProcess:
+    """Answers pip and pytest as the venv would: `pip list` from a dict that installs change."""
+
+    def __init__(self, installed, refuse=""):
+        self.installed, self.refuse = installed, refuse
+        self.commands: list[list[str]] = []
+
+    def __call__(self, args, **kw):
+        self.commands.append(list(args))
+        assert "PYTHONPATH" not in kw["env"]
+        tool = args[2] if args[1] == "-m" else ""
+        if tool == "pip" and args[3] == "list":
+            return subprocess.CompletedProcess(args, 0, json.dumps([{"name": n, "version": v}
+                                                                   for n, v in self.installed.items()]), "")
+        if tool == "pip" and args[3] == "install":
+            if self.refuse and any(a.startswith(self.refuse) for a in args):
+                return subprocess.CompletedProcess(args, 1, "", CONFLICT)
+            for spec in args[4:]:
+                if "==" in spec and not spec.startswith("-"):
+                    name, _, version = spec.partition("==")
+                    self.installed[name] = version.lstrip("=")
+            return subprocess.CompletedProcess(args, 0, "", "")
+        if tool == "pip" and args[3] == "uninstall":
+            for name in args[5:]:
+                self.installed.pop(name, None)
+            return subprocess.CompletedProcess(args, 0, "", "")
+        if tool == "pytest":
+            ledger = next(a for a in args if a.startswith("--effcheck-json=")).split("=", 1)[1]
+            Path(ledger).write_text(json.dumps(_ledger([_result("a/x", 20496, nodeid="t.py::test_x")]).to_dict()))
+            return subprocess.CompletedProcess(args, 0, "1 passed", "")
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+
+def _config(tmp_path, **kw):
+    return ScratchConfig(workdir=tmp_path / "w", rootdir=tmp_path, python=sys.executable, effcheck=("-e", str(ROOT)),
+                         tools=("pytest==9.2.0",), **kw)
+
+
+def test_scratch_runner_restores_the_baseline_then_moves_one_package_pinned(tmp_path):
+    fake = FakeProcess({"torch": "2.13.0", "transformers": "5.24.0", "huggingface-hub": "2.4.0"})
+    runner = ScratchRunner(_config(tmp_path, constraints=("transformers==5.24.0", "tokenizers==0.23.3")), run=fake)
+    assert runner.setup({"torch": "2.13.0", "transformers": "5.24.0", "rwkv": None}).ok
+    venv_create, install, effcheck_install = fake.commands[:3]
+    assert venv_create[1:3] == ["-m", "venv"]
+    assert install[4:7] == ["torch===2.13.0", "transformers===5.24.0", "pytest==9.2.0"]
+    assert effcheck_install[4:] == ["--no-deps", "-e", str(ROOT)]
+    constraints = (tmp_path / "w" / "constraints.txt").read_text().splitlines()
+    assert constraints == ["torch===2.13.0", "transformers===5.24.0", "tokenizers==0.23.3"]
+
+    fake.installed.update({"huggingface-hub": "2.5.0", "leftover": "1.0"})  # a previous candidate's traces
+    fake.commands.clear()
+    installed = runner.apply({"transformers": "5.25.0"})
+    assert installed.ok
+    commands = [c[3:] for c in fake.commands if c[3] not in ("list", "check")]
+    assert commands[0] == ["uninstall", "-y", "leftover"]
+    assert commands[1] == ["install", "--no-deps", "huggingface-hub===2.4.0"]
+    # the others are requested at the baseline's versions, not only constrained: pip resolves only what it installs
+    assert commands[2][:3] == ["install", "transformers===5.25.0", "torch===2.13.0"]
+    assert (tmp_path / "w" / "constraints.txt").read_text().splitlines() == ["torch===2.13.0", "tokenizers==0.23.3"]
+    assert installed.also_moved == ()
+
+    outcomes = runner.measure([ChangedClaim("a/x", "t.py::test_x", "B", False, 0.0, Outcome(1, "PASS"),
+                                            Outcome(2, "PASS"))])
+    assert outcomes == {"a/x": Outcome(20496, "PASS")}
+    pytest_call = fake.commands[-1]
+    assert pytest_call[1:4] == ["-m", "pytest", "t.py::test_x"]
+    assert "-o" in pytest_call and "effcheck_autosave=false" in pytest_call
+    assert f"--benchmark-storage={tmp_path / 'w' / 'storage'}" in pytest_call
+    assert (tmp_path / "w" / "pip.log").is_file() and (tmp_path / "w" / "pytest-01.log").is_file()
+
+
+def test_scratch_runner_reports_pips_refusal_and_a_run_without_ledger(tmp_path):
+    fake = FakeProcess({"torch": "2.13.0"}, refuse="torch===2.14.1")
+    runner = ScratchRunner(_config(tmp_path), run=fake)
+    assert runner.setup({"torch": "2.13.0"}).ok
+    refused = runner.apply({"torch": "2.14.1"})
+    assert not refused.ok and refused.reason == "torchvision 0.28.0 depends on torch==2.13.0"
+
+    def no_ledger(args, **kw):
+        if args[2] == "pytest":
+            return subprocess.CompletedProcess(args, 4, "", "ImportError while loading conftest\nE   boom")
+        return fake(args, **kw)
+
+    def inconsistent(args, **kw):
+        if args[3:4] == ["check"]:
+            return subprocess.CompletedProcess(args, 1, "torchvision 0.28.0 has requirement torch==2.13.0, but you "
+                                               "have torch 2.14.1.\n", "")
+        return fake(args, **kw)
+
+    runner._run = inconsistent
+    fake.refuse = ""
+    assert runner.apply({"torch": "2.14.1"}).warning.startswith("torchvision 0.28.0 has requirement torch==2.13.0")
+    runner._run = no_ledger
+    outcome = runner.measure([ChangedClaim("a/x", "t::x", "B", False, 0.0, Outcome(1, "PASS"), Outcome(2, "PASS"))])
+    assert outcome["a/x"].verdict == "ERROR" and "wrote no ledger (exit 4): E   boom" in outcome["a/x"].message
+
+
+# -- the CLI ---------------------------------------------------------------------------------------------------
+
+
+def _save(storage, number, ledger):
+    folder = storage / "Linux-CPython-3.11-64bit"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{number}_abc.json"
+    path.write_text(json.dumps({"datetime": f"2026-11-28T10:{number[-2:]}:00", "benchmarks": [],
+                                "effcheck": ledger.to_dict()}))
+    return path
+
+
+def test_cli_bisect_prints_the_table_and_removes_its_scratch_folder(tmp_path, monkeypatch, capsys):
+    storage = tmp_path / ".benchmarks"
+    _save(storage, "0001", _ledger([_result("seq/cache", 20480), _result("seq/same", 3)]))
+    _save(storage, "0002", _ledger([_result("seq/cache", 20496), _result("seq/same", 3)], RUN_ENV))
+    made = []
+
+    class Fake(FakeRunner):
+        def __init__(self, config, log):
+            made.append(config)
+            super().__init__({"seq/cache": 20480}, {"seq/cache": {("transformers",): 16}})
+
+    monkeypatch.setattr("effcheck.bisect.scratch.ScratchRunner", Fake)
+    assert main(["bisect", "1", "2", "--storage", str(storage), "--rootdir", str(tmp_path)]) == 0
+    out = capsys.readouterr()
+    assert "=> seq/cache (recorded 20,480 B -> 20,496 B): transformers 5.24.0 -> 5.25.0" in out.out
+    assert "building: transformers 5.24.0 -> 5.25.0" in out.err
+    config = made[0]
+    assert config.device == "cpu" and config.effcheck == ("-e", str(ROOT)) and config.rootdir == tmp_path.resolve()
+    assert config.tools[0].startswith("pytest==") and config.tools[1].startswith("hypothesis")
+    assert not config.workdir.exists() and "scratch folder removed" in out.out
+
+
+def test_cli_bisect_nothing_to_do_and_bad_input(tmp_path, capsys):
+    storage = tmp_path / ".benchmarks"
+    _save(storage, "0001", _ledger([_result("seq/cache", 20480)]))
+    _save(storage, "0002", _ledger([_result("seq/cache", 20480)], RUN_ENV))
+    _save(storage, "0003", _ledger([_result("seq/cache", 20496)]))
+    assert main(["bisect", "1", "2", "--storage", str(storage)]) == 0
+    assert "nothing to bisect: no exact claim differs" in capsys.readouterr().out
+    assert main(["bisect", "1", "3", "--storage", str(storage)]) == 0
+    assert "recorded the same package versions" in capsys.readouterr().out
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "x").write_text("")
+    assert main(["bisect", "1", "3", "seq/*", "--storage", str(storage), "--workdir", str(tmp_path / "busy")]) == 0
+    assert main(["bisect", "2", "3", "--storage", str(storage), "--workdir", str(tmp_path / "busy")]) == 2
+    assert "is not an empty folder" in capsys.readouterr().err
+    assert main(["bisect", "1", "9", "--storage", str(storage)]) == 2
+
+
+def test_bisect_help_and_modules_import_no_heavy_library():
+    code = ("import contextlib, io, sys\nfrom effcheck.cli import main\n"
+            "import effcheck.bisect.command, effcheck.bisect.scratch, effcheck.bisect.search, effcheck.bisect.table\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    try: main(['bisect', '--help'])\n"
+            "    except SystemExit: pass\n"
+            "print([m for m in ('torch', 'transformers', 'numpy') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_usage_errors_are_one_line():
+    with pytest.raises(UsageError):
+        from effcheck.bisect.command import _work_folder
+
+        _work_folder(__file__)
+
+
+# -- end to end (pip, real venvs) ------------------------------------------------------------------------------
+
+E2E = os.environ.get("EFFCHECK_BISECT_E2E") == "1"
+PROJECT = '''
+import numpy
+import pytest
+from effcheck import Claim, Measurement
+
+NAMES = Claim(id="np/namespace", statement="numpy's namespace has this many public names", source="numpy",
+              metric="names", unit="names", comparison=">=", expected=1)
+
+@pytest.mark.claim(NAMES)
+def test_names(effcheck):
+    effcheck.check(Measurement(len([n for n in dir(numpy) if not n.startswith("_")]), "names", "dir(numpy)"))
+'''
+
+
+def _venv(folder: Path, *requirements: str) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "-q", *requirements], check=True)
+    subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT)], check=True)
+    return python
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not E2E, reason="builds venvs with pip: set EFFCHECK_BISECT_E2E=1 to run it")
+def test_end_to_end_names_the_package_that_moved_the_claim(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_np.py").write_text(textwrap.dedent(PROJECT))
+    storage = tmp_path / "storage"
+    pytest_version = f"pytest=={__import__('pytest').__version__}"
+    for name, numpy, benchmark in (("a", "2.3.5", "5.3.0"), ("b", "2.4.6", "5.3.1")):
+        python = _venv(tmp_path / name, f"numpy=={numpy}", f"pytest-benchmark=={benchmark}", pytest_version)
+        subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--benchmark-storage={storage}"],
+                       cwd=project, check=True)
+    out = subprocess.run([sys.executable, "-m", "effcheck", "bisect", "1", "2", "--storage", str(storage),
+                          "--rootdir", str(project), "--workdir", str(tmp_path / "work")],
+                         capture_output=True, text=True, timeout=1800)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "=> np/namespace" in out.stdout and ": numpy 2.3.5 -> 2.4.6" in out.stdout, out.stdout
+    assert "pytest-benchmark" in out.stdout and "no effect" in out.stdout
