@@ -43,8 +43,8 @@ def test_cli_help_is_light():
 
 def test_benchmark_modules_import_no_heavy_library():
     """Collection stays cheap, and a missing library surfaces as a skip inside the test, not a collection error."""
-    code = ("import benchmarks.test_vision, benchmarks.test_sequence, benchmarks.test_attention, "
-            "benchmarks.test_llm, benchmarks.test_diffusion")
+    code = ("import effcheck.suite.test_vision, effcheck.suite.test_sequence, effcheck.suite.test_attention, "
+            "effcheck.suite.test_llm, effcheck.suite.test_diffusion, benchmarks.test_vision, benchmarks.test_llm")
     assert _imported_after(code) == []
 
 

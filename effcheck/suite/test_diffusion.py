@@ -30,7 +30,8 @@ from effcheck.models.diffusion import (
     with_scheduler,
 )
 from effcheck.models.diffusion_configs import SD15, SD15_TINY, SD_CALLS
-from effcheck.records import Measurement, quantile
+from effcheck.records import Measurement
+from effcheck.stats import quantile
 
 SWEEP_STEPS = (1, 2, 4, 8)
 PER_STEP_STEPS = 10  # DDIM steps for the per-step counts: any number gives the same per-step figure
