@@ -33,7 +33,7 @@ from effcheck.bisect.inputs import (
 )
 from effcheck.bisect.scratch import ScratchConfig, ScratchRunner, filter_constraints, moved_text, pin, pip_reason
 from effcheck.bisect.search import search
-from effcheck.bisect.table import Context, render, rows
+from effcheck.bisect.table import Context, Numbers, render, rows
 from effcheck.bisect.verdicts import ALL, BASELINE, GROUP, Installed, blame, blame_text, trial_verdict
 from effcheck.cli import main
 from effcheck.errors import BaselineError, UsageError
@@ -179,6 +179,20 @@ def test_pins_constraints_and_moves():
     assert filter_constraints(lines, ["torch", "transformers"]) == ["# pinned", "huggingface_hub==2.4.0", "", "-e ."]
     assert moved_text({"a": "1", "b": "2", "c": "3"}, {"a": "1", "b": "3", "d": "1"}, skip=["C"]) == (
         "b 2 -> 3", "d absent -> 1")
+
+
+def test_a_claims_values_print_alike_when_equal_and_apart_when_not():
+    shown = Numbers([0.9991040780759023, 0.9990949909798736, 0.9991040780759023], "exponent")
+    assert shown(Outcome(0.9991040780759023, "PASS")) == "0.9991 exponent"
+    assert shown(Outcome(0.9990949909798736, "PASS")) == "0.99909 exponent"
+    assert Numbers([20480, 20496.0], "bytes")(Outcome(20496.0, "PASS")) == "20,496 bytes"
+    assert shown(Outcome(None, "ERROR", "x")) == "ERROR" and shown(None) == "-"
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e15, max_value=1e15), min_size=1))
+def test_numbers_tell_every_distinct_value_apart(values):
+    shown = Numbers(values, "")
+    assert len({shown(Outcome(v, "PASS")) for v in values}) == len(set(values))
 
 
 # -- the search, against a model -------------------------------------------------------------------------------
@@ -431,6 +445,13 @@ def test_scratch_runner_restores_the_baseline_then_moves_one_package_pinned(tmp_
     assert (tmp_path / "w" / "constraints.txt").read_text().splitlines() == ["torch===2.13.0", "tokenizers==0.23.3"]
     assert installed.also_moved == ()
 
+    fake.commands.clear()  # a superset of what the venv holds builds on it: torch is not put back to move again
+    assert runner.apply({"transformers": "5.25.0", "torch": "2.14.1"}).ok
+    assert [c[3] for c in fake.commands if c[3] not in ("list", "check")] == ["install"]
+    fake.commands.clear()  # anything else starts from the baseline's versions
+    assert runner.apply({"torch": "2.14.1"}).ok
+    assert any(c[3:5] == ["install", "--no-deps"] and "transformers===5.24.0" in c for c in fake.commands)
+
     outcomes = runner.measure([ChangedClaim("a/x", "t.py::test_x", "B", False, 0.0, Outcome(1, "PASS"),
                                             Outcome(2, "PASS"))])
     assert outcomes == {"a/x": Outcome(20496, "PASS")}
@@ -491,6 +512,9 @@ def test_cli_bisect_prints_the_table_and_removes_its_scratch_folder(tmp_path, mo
             super().__init__({"seq/cache": 20480}, {"seq/cache": {("transformers",): 16}})
 
     monkeypatch.setattr("effcheck.bisect.scratch.ScratchRunner", Fake)
+    assert main(["bisect", "1", "2", "--storage", str(storage), "--rootdir", str(tmp_path)]) == 2
+    assert "not rerun, their recorded tests are not under" in capsys.readouterr().err  # t.py is not there
+    (tmp_path / "t.py").write_text("")
     assert main(["bisect", "1", "2", "--storage", str(storage), "--rootdir", str(tmp_path)]) == 0
     out = capsys.readouterr()
     assert "=> seq/cache (recorded 20,480 B -> 20,496 B): transformers 5.24.0 -> 5.25.0" in out.out
@@ -513,9 +537,28 @@ def test_cli_bisect_nothing_to_do_and_bad_input(tmp_path, capsys):
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "x").write_text("")
     assert main(["bisect", "1", "3", "seq/*", "--storage", str(storage), "--workdir", str(tmp_path / "busy")]) == 0
-    assert main(["bisect", "2", "3", "--storage", str(storage), "--workdir", str(tmp_path / "busy")]) == 2
+    (tmp_path / "t.py").write_text("")
+    assert main(["bisect", "2", "3", "--storage", str(storage), "--workdir", str(tmp_path / "busy"),
+                 "--rootdir", str(tmp_path)]) == 2
     assert "is not an empty folder" in capsys.readouterr().err
     assert main(["bisect", "1", "9", "--storage", str(storage)]) == 2
+
+
+def test_claims_whose_test_moved_are_found_by_id_under_tests(tmp_path):
+    moved = tmp_path / "suite"
+    moved.mkdir()
+    (moved / "test_mine.py").write_text(
+        "import pytest\nfrom effcheck import Claim\n"
+        "C = Claim(id='a/x', statement='x', source='doc', metric='x', unit='u', comparison='==', expected=3)\n"
+        "@pytest.mark.claim(C)\ndef test_x(): pass\n")
+    claims = [_changed("a/x", 1, 2), _changed("a/gone", 1, 2)]
+    from effcheck.bisect.command import locate_tests
+
+    kept, notes = locate_tests(claims, tmp_path, [str(moved)])
+    assert [(c.id, c.nodeid) for c in kept] == [("a/x", "suite/test_mine.py::test_x")]
+    assert "a/gone (t.py::a_gone)" in notes[0] and f"nor under {moved}" in notes[0]
+    (tmp_path / "t.py").write_text("")
+    assert locate_tests(claims, tmp_path, []) == (tuple(claims), ())
 
 
 def test_bisect_help_and_modules_import_no_heavy_library():

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from effcheck.bisect.inputs import ChangedClaim
 from effcheck.errors import UsageError
 
 ARGUMENTS_HELP = {
@@ -22,6 +24,8 @@ ARGUMENTS_HELP = {
     "with": "a further pip requirement for the scratch environment (your own package: --with=./mypkg); repeatable",
     "pytest_arg": "a further pytest argument for each rerun (--pytest-arg=--effcheck-weights=/w); repeatable",
     "device": "--effcheck-device for the reruns (default: the device the baseline recorded)",
+    "tests": "where the claims' tests are now, for claims whose recorded test file is not under --rootdir (a "
+             "suite moved or renamed): collected here (nothing runs) to find each claim's test by its id; repeatable",
     "python": "the interpreter the scratch venv is made from (default: the one running effcheck)",
     "max_trials": "at most this many environments in all (default 24)",
     "timeout": "seconds allowed per rerun of the claims (default: no limit)",
@@ -34,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("claims", nargs="*", metavar="CLAIM",
                    help="claim ids or patterns to bisect (default: every exact claim whose value differs)")
     p.add_argument("--rootdir", default=".", help=ARGUMENTS_HELP["rootdir"])
+    p.add_argument("--tests", action="append", default=[], metavar="PATH", help=ARGUMENTS_HELP["tests"])
     p.add_argument("--workdir", help=ARGUMENTS_HELP["workdir"])
     p.add_argument("--keep", action="store_true", help=ARGUMENTS_HELP["keep"])
     p.add_argument("--constraint", action="append", default=[], metavar="FILE", help=ARGUMENTS_HELP["constraint"])
@@ -95,8 +100,29 @@ def _read_lines(files: list[str]) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def locate_tests(claims: Sequence[ChangedClaim], rootdir: Path,
+                 tests: Sequence[str]) -> tuple[tuple[ChangedClaim, ...], tuple[str, ...]]:
+    """The claims with a test to rerun: their recorded node id when its file is under rootdir, else the test
+    that carries the claim id under `tests` (collected); and a note naming those found nowhere."""
+    lost = [c for c in claims if not (rootdir / c.nodeid.split("::", 1)[0]).is_file()]
+    if not lost:
+        return tuple(claims), ()
+    now: dict[str, str] = {}
+    if tests:
+        from effcheck.discover import claims_in
+
+        now = {f.claim.id: f.nodeid for f in claims_in([*tests, f"--rootdir={rootdir}"])}
+    found = {c.id: dataclasses.replace(c, nodeid=now[c.id]) for c in lost if c.id in now}
+    missing = [c for c in lost if c.id not in now]
+    where = f"nor under {' '.join(tests)}" if tests else "(give --tests PATH to find them by claim id)"
+    note = (f"not rerun, their recorded tests are not under {rootdir} {where}: "
+            + ", ".join(f"{c.id} ({c.nodeid})" for c in missing)) if missing else ""
+    kept = tuple(found.get(c.id, c) for c in claims if c not in missing)
+    return kept, (note,) if note else ()
+
+
 def run_bisect(args: argparse.Namespace, warn: Callable[[str], None]) -> int:
-    from effcheck.bisect.inputs import fixed_differences, package_changes, recorded_packages, select_claims
+    from effcheck.bisect.inputs import Selection, fixed_differences, package_changes, recorded_packages, select_claims
     from effcheck.bisect.scratch import ScratchConfig, ScratchRunner
     from effcheck.bisect.search import search
     from effcheck.bisect.table import Context, render
@@ -126,6 +152,10 @@ def run_bisect(args: argparse.Namespace, warn: Callable[[str], None]) -> int:
               f"{len(selection.claims)} claim(s) moved with the project's own code or something not recorded"
               + (f" ({', '.join(fixed)})" if fixed else ""))
         return 0
+    located, lost = locate_tests(selection.claims, rootdir.resolve(), args.tests)
+    if not located:
+        raise UsageError(f"{lost[0]}; --rootdir is the folder the runs' pytest ran in")
+    selection = Selection(located, selection.notes + lost)
     constraints = _read_lines(args.constraint)
     workdir, made = _work_folder(args.workdir)
     keep = args.keep or not made

@@ -2,7 +2,8 @@
 
 One venv in the work folder holds the baseline's versions (every package the baseline recorded, pinned;
 pip resolves the rest once). Each environment to try starts by putting that venv back exactly as it was
-after setup (pip list compared with the setup's, the differences reinstalled or removed, --no-deps), then
+after setup (pip list compared with the setup's, the differences reinstalled or removed, --no-deps; skipped
+when the environment moves a superset of what the previous one moved, which it then builds on), then
 `pip install P==new` with every other recorded package requested at its baseline version (requested, not
 only constrained: pip resolves only what it is asked to install), so pip moves only what P itself needs
 (and says so: `also_moved`), or refuses with a reason; `pip check` says what is inconsistent beyond that.
@@ -110,6 +111,7 @@ class ScratchRunner:
         self._baseline: dict[str, str | None] = {}
         self._after_setup: dict[str, str] = {}
         self._runs = 0
+        self._applied: dict[str, str | None] | None = None  # what the venv holds beyond setup's, if known
 
     # -- pip ------------------------------------------------------------------------------------------
 
@@ -182,7 +184,11 @@ class ScratchRunner:
 
     def apply(self, moved: Mapping[str, str | None]) -> Installed:
         start = time.monotonic()
-        why = self._restore()
+        applied, self._applied = self._applied, None
+        # a superset of what the venv holds builds on it: putting torch back only to move it again costs
+        # minutes, and pip moves a further package's dependencies as it would from the baseline
+        nested = applied is not None and all(moved.get(n, "?") == v for n, v in applied.items())
+        why = "" if nested else self._restore()
         if why:
             return Installed(False, f"could not restore the baseline's environment: {why}",
                              seconds=time.monotonic() - start)
@@ -201,6 +207,7 @@ class ScratchRunner:
             if done.returncode != 0:
                 return Installed(False, pip_reason(done.stdout + done.stderr), seconds=time.monotonic() - start)
         also = moved_text(self._after_setup, self.installed(), skip=list(moved))
+        self._applied = dict(moved)
         return Installed(True, also_moved=also, seconds=time.monotonic() - start, warning=self._check())
 
     def _check(self) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from effcheck.bisect.inputs import ChangedClaim, Outcome, PackageChange
 from effcheck.bisect.verdicts import ALL, BASELINE, Trial, blame, blame_text, trial_verdict
-from effcheck.formatting import fmt_pair
+from effcheck.formatting import integer_pair
 
 HEADER = ("claim", "package", "old -> new", "baseline value", "value", "verdict")
 
@@ -27,13 +27,28 @@ class Context:
     kept: bool = False
 
 
-def _value(outcome: Outcome | None, other: Outcome | None, unit: str) -> str:
-    if outcome is None:
-        return "-"
-    if outcome.value is None:
-        return outcome.verdict
-    against = other.value if other is not None and other.value is not None else outcome.value
-    return f"{fmt_pair(against, outcome.value)[1]} {unit}".strip()
+class Numbers:
+    """One claim's values printed alike when equal and apart when not: counts in full ("20,496"), other
+    values with the fewest significant digits (3 at least) that tell every distinct value apart."""
+
+    def __init__(self, values: Sequence[float], unit: str) -> None:
+        self.unit = unit
+        distinct = sorted(set(values))
+        self.whole = all(integer_pair(v, v) is not None for v in distinct)
+        self.digits = next((d for d in range(3, 18) if len({f"{v:.{d}g}" for v in distinct}) == len(distinct)), 17)
+
+    def __call__(self, outcome: Outcome | None) -> str:
+        if outcome is None:
+            return "-"
+        if outcome.value is None:
+            return outcome.verdict
+        number = f"{int(outcome.value):,}" if self.whole else f"{outcome.value:,.{self.digits}g}"
+        return f"{number} {self.unit}".strip()
+
+    @classmethod
+    def of(cls, claim: ChangedClaim, trials: Sequence[Trial]) -> Numbers:
+        outcomes = [claim.baseline, claim.run, *(t.outcomes[claim.id] for t in trials if claim.id in t.outcomes)]
+        return cls([o.value for o in outcomes if o.value is not None], claim.unit)
 
 
 def _package(trial: Trial, changes: dict[str, PackageChange]) -> tuple[str, str]:
@@ -51,6 +66,7 @@ def rows(claims: Sequence[ChangedClaim], trials: Sequence[Trial],
     base = next((t for t in trials if t.purpose == BASELINE and t.installed.ok), None)
     for claim in claims:
         reference = None if base is None else base.outcomes.get(claim.id)
+        shown = Numbers.of(claim, trials)
         first = True
         for trial in trials:
             if trial.installed.ok and claim.id not in trial.outcomes:
@@ -59,14 +75,14 @@ def rows(claims: Sequence[ChangedClaim], trials: Sequence[Trial],
             if not trial.installed.ok:
                 value, verdict = "-", "could not install"
             elif trial.purpose == BASELINE:
-                value = _value(reference, claim.baseline, claim.unit)
-                verdict = "reproduces the baseline" if value == _value(claim.baseline, reference, claim.unit) \
-                    else f"recorded {_value(claim.baseline, reference, claim.unit)}"
+                value = shown(reference)
+                verdict = "reproduces the baseline" if value == shown(claim.baseline) else \
+                    f"recorded {shown(claim.baseline)}"
             else:
                 outcome = trial.outcomes[claim.id]
-                value = _value(outcome, reference, claim.unit)
+                value = shown(outcome)
                 verdict = trial_verdict(claim, reference, outcome)
-            shown_ref = _value(reference, claim.run, claim.unit) if trial.installed.ok else "-"
+            shown_ref = shown(reference) if trial.installed.ok else "-"
             out.append((claim.id if first else "", package, versions, shown_ref, value, verdict))
             first = False
     return out
@@ -97,8 +113,8 @@ def render(claims: Sequence[ChangedClaim], trials: Sequence[Trial], context: Con
         lines.append("")
         for claim in claims:
             found = blame(claim, trials, changes)
-            recorded = (f"{_value(claim.baseline, claim.run, claim.unit)} -> "
-                        f"{_value(claim.run, claim.baseline, claim.unit)}")
+            shown = Numbers.of(claim, trials)
+            recorded = f"{shown(claim.baseline)} -> {shown(claim.run)}"
             lines.append(f"=> {claim.id} (recorded {recorded}): {blame_text(found, changes, trials)}")
             lines.extend(f"   ({note})" for note in found.notes)
     base = next((t for t in trials if t.purpose == BASELINE and t.installed.ok), None)
