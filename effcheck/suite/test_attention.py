@@ -49,7 +49,7 @@ def test_sdpa_exact(effcheck, device):
     from effcheck.models import require
     from effcheck.models.attention import attention_inputs, exactness, sdpa
 
-    require("hypothesis", "test")
+    require("hypothesis", "bench")
     from hypothesis import HealthCheck, example, given, settings
     from hypothesis import strategies as st
 
