@@ -318,6 +318,17 @@ def test_a_package_that_breaks_the_claim_is_named():
     assert trial_verdict(claims[0], Outcome(5, "PASS"), peft.outcomes["a/b"]) == "breaks it (ERROR)"
 
 
+def test_two_packages_pip_moves_only_together_are_also_the_runs_versions():
+    changes = package_changes(_env(torch="2.13.0", torchvision="0.28.0"), _env(torch="2.14.1", torchvision="0.29.1"))
+    claims = [_changed("v/x", 1, 3)]
+    runner = FakeRunner({"v/x": 1}, {"v/x": {("torch",): 1}}, lambda moved: "" if len(moved) == 2 else "pinned")
+    found = search(claims, changes, {}, runner)
+    assert [t.purpose for t in found.trials] == [BASELINE, "single", "single", GROUP]  # no separate ALL
+    result = blame(claims[0], found.trials, changes)
+    assert result.culprits == (("torch", "torchvision"),)
+    assert any("with all the run's versions this checkout measures 2" in n for n in result.notes)
+
+
 def test_a_baseline_pip_cannot_build_stops_and_says_so():
     claims = [_changed("a/b", 5, 6)]
     found = _search(claims, FakeRunner({"a/b": 5}, {}, setup_fails="No matching distribution found for torch"))

@@ -108,7 +108,7 @@ def search(claims: Sequence[ChangedClaim], changes: Sequence[PackageChange], bas
             continue
         # the packages pip's reason names first ("peft 0.21.2 depends on transformers>=5.25": transformers)
         others = sorted((n for n in names if n != name), key=lambda n: not _named_in(n, reason))
-        for size in range(1, len(others)):
+        for size in range(1, len(others) + 1):
             found = False
             for extra in itertools.combinations(others, size):
                 trial = attempt((name, *extra), GROUP)

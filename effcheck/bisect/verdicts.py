@@ -81,9 +81,8 @@ def blame(claim: ChangedClaim, trials: Sequence[Trial], changes: Sequence[Packag
     if differs(claim.baseline, reference, claim.noisy, claim.tolerance):
         notes.append(f"with the baseline's versions this checkout measures {reference.text()}, "
                      f"not the recorded {claim.baseline.text()}")
-    everything = next((t for t in trials if t.purpose == ALL and t.installed.ok), None)
-    if everything is None and len(changes) == 1:
-        everything = next((t for t in trials if t.purpose == SINGLE and t.installed.ok), None)
+    every_name = {c.name for c in changes}  # the run's versions: tried as ALL, or as the one single or group
+    everything = next((t for t in trials if set(t.moved) == every_name and t.installed.ok), None)
     if everything is not None and claim.id in everything.outcomes:
         outcome = everything.outcomes[claim.id]
         if differs(claim.run, outcome, claim.noisy, claim.tolerance):
