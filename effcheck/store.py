@@ -275,7 +275,8 @@ def resolve_run(spec: str, storage: str | os.PathLike[str], warn: Warn | None = 
     if spec == "latest":
         readable = load_runs(storage, warn)
         if not readable:
-            raise BaselineError(f"no readable saved runs in {storage}: run `pytest benchmarks/` to save one")
+            raise BaselineError(f"no readable saved runs in {storage}: `effcheck suite` (or pytest on your own claims) "
+                                "saves one")
         return readable[-1].run.path
     if spec.isdigit():
         number = spec.zfill(4)
