@@ -526,13 +526,15 @@ def test_cli_bisect_prints_the_table_and_removes_its_scratch_folder(tmp_path, mo
     assert main(["bisect", "1", "2", "--storage", str(storage), "--rootdir", str(tmp_path)]) == 2
     assert "not rerun, their recorded tests are not under" in capsys.readouterr().err  # t.py is not there
     (tmp_path / "t.py").write_text("")
-    assert main(["bisect", "1", "2", "--storage", str(storage), "--rootdir", str(tmp_path)]) == 0
+    assert main(["bisect", "1", "2", "--storage", str(storage), "--rootdir", str(tmp_path),
+                 "--with", "-r req.txt", "--with=./mypkg"]) == 0
     out = capsys.readouterr()
     assert "=> seq/cache (recorded 20,480 B -> 20,496 B): transformers 5.24.0 -> 5.25.0" in out.out
     assert "building: transformers 5.24.0 -> 5.25.0" in out.err
     config = made[0]
     assert config.device == "cpu" and config.effcheck == ("-e", str(ROOT)) and config.rootdir == tmp_path.resolve()
     assert config.tools[0].startswith("pytest==") and config.tools[1].startswith("hypothesis")
+    assert config.extra == ("-r", "req.txt", "./mypkg")
     assert not config.workdir.exists() and "scratch folder removed" in out.out
 
 

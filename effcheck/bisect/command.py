@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import shutil
 import sys
 import tempfile
@@ -21,7 +22,8 @@ ARGUMENTS_HELP = {
     "keep": "keep the scratch folder (always kept when --workdir is given)",
     "constraint": "pip constraints file for the packages the runs did not record (its lines for recorded "
                   "packages are ignored: bisect pins those itself); repeatable",
-    "with": "a further pip requirement for the scratch environment (your own package: --with=./mypkg); repeatable",
+    "with": "a further pip requirement for the scratch environment, what your tests import beyond the recorded "
+            "packages (--with ./mypkg, --with '-r requirements-test.txt'); repeatable",
     "pytest_arg": "a further pytest argument for each rerun (--pytest-arg=--effcheck-weights=/w); repeatable",
     "device": "--effcheck-device for the reruns (default: the device the baseline recorded)",
     "tests": "where the claims' tests are now, for claims whose recorded test file is not under --rootdir (a "
@@ -163,7 +165,8 @@ def run_bisect(args: argparse.Namespace, warn: Callable[[str], None]) -> int:
     effcheck = effcheck_requirement()
     config = ScratchConfig(workdir=workdir.resolve(), rootdir=rootdir.resolve(), python=args.python or _interpreter(),
                            effcheck=effcheck, tools=test_tools(effcheck),
-                           extra=tuple(args.with_), constraints=constraints, pytest_args=tuple(args.pytest_arg),
+                           extra=tuple(token for spec in args.with_ for token in shlex.split(spec)),
+                           constraints=constraints, pytest_args=tuple(args.pytest_arg),
                            device=device, timeout=args.timeout)
 
     def log(line: str) -> None:
