@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -633,4 +634,6 @@ def test_end_to_end_names_the_package_that_moved_the_claim(tmp_path):
                          capture_output=True, text=True, timeout=1800)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "=> np/namespace" in out.stdout and ": numpy 2.3.5 -> 2.4.6" in out.stdout, out.stdout
-    assert "pytest-benchmark" in out.stdout and "no effect" in out.stdout
+    verdicts = {m[1]: m[2] for line in out.stdout.splitlines()
+                if (m := re.match(r"^\S*\s+(numpy|pytest-benchmark)\s+\S+ -> \S+\s.*\s(moves it|no effect)$", line))}
+    assert verdicts == {"numpy": "moves it", "pytest-benchmark": "no effect"}, out.stdout
