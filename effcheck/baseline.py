@@ -24,8 +24,6 @@ decides *against what*.
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -33,6 +31,7 @@ from typing import Any
 
 from effcheck.env import device_key
 from effcheck.errors import SchemaError
+from effcheck.patterns import id_matches, matcher
 from effcheck.records import ClaimResult, Ledger, Verdict, ledger_header
 
 ANY_MACHINE = "any machine"
@@ -95,20 +94,12 @@ def skew_warning(run: str, recorded: dt.datetime, used: dt.datetime) -> str | No
 
 
 def accepted_by(patterns: Iterable[str], claim_id: str) -> bool:
-    return any(fnmatch.fnmatchcase(claim_id, p) for p in patterns)
+    return any(id_matches(claim_id, p) for p in patterns)
 
 
 def acceptor(patterns: Iterable[str]) -> Callable[[str], bool]:
     """accepted_by for one set of patterns, compiled once: a run's many claims share its few patterns."""
-    found = tuple(patterns)
-    if not found:
-        return _accepts_none
-    match = re.compile("|".join(fnmatch.translate(p) for p in found)).match
-    return lambda claim_id: match(claim_id) is not None
-
-
-def _accepts_none(claim_id: str) -> bool:
-    return False
+    return matcher(patterns)
 
 
 def standing(result: ClaimResult, complete: bool, status: str | None, accepted: bool) -> tuple[bool, str]:

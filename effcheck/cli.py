@@ -136,8 +136,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
 
 def _cmd_accept(args: argparse.Namespace) -> int:
-    import fnmatch
-
+    from effcheck.patterns import id_matches
     from effcheck.store import load_ledger, record_acceptance, resolve_run
 
     path = resolve_run(args.run, args.storage, _warn)
@@ -148,10 +147,10 @@ def _cmd_accept(args: argparse.Namespace) -> int:
     patterns = args.claims or ["*"]
     measured = [r.claim.id for r in ledger.results if r.measurement is not None]
     for pattern in patterns:
-        if not any(fnmatch.fnmatchcase(cid, pattern) for cid in measured):
+        if not any(id_matches(cid, pattern) for cid in measured):
             raise BaselineError(f"{pattern!r} matches no claim measured in {path.name}; "
                                 f"`effcheck report {path.stem.split('_', 1)[0]}` lists them")
-    chosen = sorted(cid for cid in measured if any(fnmatch.fnmatchcase(cid, p) for p in patterns))
+    chosen = sorted(cid for cid in measured if any(id_matches(cid, p) for p in patterns))
     where = record_acceptance(args.storage, path.stem, patterns)
     print(f"accepted {len(chosen)} claim(s) of {path.name} as baselines (recorded in {where}):")
     for cid in chosen:

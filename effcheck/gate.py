@@ -12,7 +12,6 @@ baseline or a broken benchmark, and can fail on request.
 
 from __future__ import annotations
 
-import fnmatch
 import math
 import numbers
 import re
@@ -24,6 +23,7 @@ from typing import Any
 
 from effcheck.errors import SchemaError, UsageError
 from effcheck.formatting import fmt_pair, fmt_percent, integer_pair
+from effcheck.patterns import id_matches
 from effcheck.records import ClaimResult, Ledger
 from effcheck.stats import mann_whitney_less, median
 from effcheck.stored_numbers import delta_numbers
@@ -71,7 +71,7 @@ class GatePolicy:
     def tolerance_for(self, claim_id: str, claim_tolerance: float | None, noisy: bool) -> float:
         chosen = None
         for pattern, value in self.overrides:
-            if fnmatch.fnmatchcase(claim_id, pattern):
+            if id_matches(claim_id, pattern):
                 chosen = value
         own = claim_tolerance if claim_tolerance is not None else (DEFAULT_NOISY_TOLERANCE if noisy else 0.0)
         if chosen is None:
@@ -79,7 +79,7 @@ class GatePolicy:
         return chosen if noisy else min(chosen, own)  # an exact metric is never loosened by an override
 
     def accepts(self, claim_id: str) -> bool:
-        return any(fnmatch.fnmatchcase(claim_id, p) for p in self.accept)
+        return any(id_matches(claim_id, p) for p in self.accept)
 
     def warnings(self, claim_ids: Iterable[str] | None = None) -> list[str]:
         """Settings that are probably mistakes: a tolerance over 100%, a pattern that matches no claim."""
@@ -88,10 +88,10 @@ class GatePolicy:
         if claim_ids is not None:
             ids = list(claim_ids)
             for pattern, _ in self.overrides:
-                if not any(fnmatch.fnmatchcase(c, pattern) for c in ids):
+                if not any(id_matches(c, pattern) for c in ids):
                     found.append(f"--effcheck-compare-fail pattern {pattern!r} matches no claim of this run")
             for pattern in self.accept:
-                if not any(fnmatch.fnmatchcase(c, pattern) for c in ids):
+                if not any(id_matches(c, pattern) for c in ids):
                     found.append(f"--effcheck-accept={pattern} matches no claim of this run: nothing accepted")
         return found
 

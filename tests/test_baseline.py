@@ -237,3 +237,12 @@ def test_no_baseline_says_why(why, runs, expected):
                         comparison={"deltas": [{"claim_id": "fam/x", "status": status}]})
         entries += entries_of(f"{number:04d}_run", number, ledger)
     assert expected in select(entries, ANY_MACHINE).note
+
+
+@given(st.text(st.sampled_from("ab/*?[]!-.12"), min_size=1, max_size=8),
+       st.lists(st.text(st.sampled_from("ab/*?[]!-.12"), max_size=6), max_size=3))
+def test_a_pattern_equal_to_a_claim_id_matches_it_brackets_and_all(claim_id, others):
+    """A parametrized claim's id ("fam/p[1]") named as it is must match, though a glob reads [1] as a class."""
+    assert accepted_by([claim_id], claim_id) and acceptor([*others, claim_id])(claim_id)
+    for pattern in others:
+        assert acceptor([pattern])(claim_id) == accepted_by([pattern], claim_id)
