@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -34,12 +36,26 @@ class _Collector:
         self.found += [FoundClaim(claim, item.nodeid) for item in items for claim in claims_of(item)]
 
 
+def _forget_collected(before: set[str], paths: Sequence[str]) -> None:
+    """Collecting imports test modules by their bare names ("test_mine"): kept in sys.modules, the next
+    collection in this process of another folder's test_mine.py fails with an import-file mismatch."""
+    roots = [Path(p).resolve() for p in paths if not p.startswith("-") and Path(p).exists()]
+    for name in set(sys.modules) - before:
+        file = getattr(sys.modules[name], "__file__", None)
+        if file and any(root == Path(file).resolve() or root in Path(file).resolve().parents for root in roots):
+            del sys.modules[name]
+
+
 def claims_in(paths: Sequence[str]) -> list[FoundClaim]:
     """Every claim carried by a test under paths, in collection order; one-line error if collection fails."""
     collector = _Collector()
     out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = pytest.main([*paths, "--collect-only", "-q", "-p", "no:cacheprovider"], plugins=[collector])
+    before = set(sys.modules)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            code = pytest.main([*paths, "--collect-only", "-q", "-p", "no:cacheprovider"], plugins=[collector])
+    finally:
+        _forget_collected(before, paths)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         lines = [ln for ln in out.getvalue().splitlines() if ln.startswith(("ERROR", "E "))]
         detail = lines[0] if lines else f"pytest exit status {int(code)}"
