@@ -164,6 +164,20 @@ def _cmd_bisect(args: argparse.Namespace) -> int:
     return run_bisect(args, _warn)
 
 
+def _cmd_push(args: argparse.Namespace) -> int:
+    from effcheck.remote import describe_push, push
+
+    print(describe_push(push(args.storage, args.remote, args.branch), args.remote, args.branch))
+    return 0
+
+
+def _cmd_pull(args: argparse.Namespace) -> int:
+    from effcheck.remote import describe_pull, pull
+
+    print(describe_pull(pull(args.storage, args.remote, args.branch), args.remote, args.branch, args.storage))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="effcheck",
@@ -226,6 +240,16 @@ def build_parser() -> argparse.ArgumentParser:
                        "the baseline's versions, moving one package at a time to the run's")
     add_bisect_arguments(p)
     p.set_defaults(func=_cmd_bisect)
+
+    remote = argparse.ArgumentParser(add_help=False)
+    remote.add_argument("--remote", required=True, help="a git remote: URL or local path (git's own credentials)")
+    remote.add_argument("--branch", required=True, help="the branch that holds the runs (created by the first push)")
+    p = sub.add_parser("push", parents=[storage, remote],
+                       help="add the local runs (and acceptances) the branch lacks, as one commit; never forced")
+    p.set_defaults(func=_cmd_push)
+    p = sub.add_parser("pull", parents=[storage, remote],
+                       help="bring the branch's runs into the storage (under remote/<hash>/); nothing local replaced")
+    p.set_defaults(func=_cmd_pull)
     return parser
 
 
