@@ -178,6 +178,21 @@ def _cmd_pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_prune(args: argparse.Namespace) -> int:
+    from effcheck.errors import UsageError
+    from effcheck.prune import prune_local, prune_remote
+
+    if (args.remote is None) != (args.branch is None):
+        raise UsageError("prune takes --remote and --branch together (or neither, for the local storage)")
+    if args.remote is not None:
+        result = prune_remote(args.remote, args.branch, args.keep, args.dry_run, print, _warn)
+    else:
+        result = prune_local(args.storage, args.keep, args.dry_run, print, _warn)
+    done = "would remove" if args.dry_run else "removed"
+    print(f"{done} {len(result.removed)} run(s); kept {len(result.held)} older run(s) that hold a baseline")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="effcheck",
@@ -250,6 +265,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pull", parents=[storage, remote],
                        help="bring the branch's runs into the storage (under remote/<hash>/); nothing local replaced")
     p.set_defaults(func=_cmd_pull)
+    p = sub.add_parser("prune", parents=[storage],
+                       help="remove old runs, keeping the newest N per machine folder and every run that holds a "
+                       "baseline (prints what goes first); with --remote/--branch, on the branch as one commit")
+    p.add_argument("--keep", type=int, required=True, metavar="N", help="runs to keep per machine folder")
+    p.add_argument("--remote", help="prune this git remote's branch instead of the local storage")
+    p.add_argument("--branch", help="the branch that holds the runs")
+    p.add_argument("--dry-run", action="store_true", help="only print what would go")
+    p.set_defaults(func=_cmd_prune)
     return parser
 
 

@@ -260,3 +260,40 @@ def test_a_pulled_history_gates(pytester, tmp_path_factory, monkeypatch):
     result = pytester.runpytest(f"--benchmark-storage=file://{b}", "--benchmark-compare")
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines([f"*fam/exact: regression: ratio was 4.5 x in baseline run {pulled.stem}*"])
+
+
+def test_prune_keeps_the_newest_and_every_run_that_holds_a_baseline(pytester, tmp_path_factory, monkeypatch,
+                                                                     capsys):
+    from tests.test_gate_plugin import CLAIMS, SUITE
+
+    for name in ("EXACT", "NOISY", "INTERRUPT"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makepyfile(claimsdata=CLAIMS, test_suite=SUITE)
+    pytester.makeini("[pytest]\neffcheck_autosave = false\n")
+    root = tmp_path_factory.mktemp("prune")
+    bare, a, b = root / "remote.git", root / "a", root / "b"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    for _ in range(7):
+        pytester.runpytest(f"--benchmark-storage=file://{a}", "--benchmark-autosave").assert_outcomes(passed=2)
+    runs = [r.path for r in list_runs(a)]
+    assert effcheck_main(["push", "--storage", str(a), "--remote", str(bare), "--branch", "runs"]) == 0
+    capsys.readouterr()
+    # the noisy claim pools the newest 5 accepted runs (0003-0007): only 0001 and 0002 may go
+    assert effcheck_main(["prune", "--keep", "1", "--storage", str(a), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert [ln.split()[-1] for ln in out.splitlines() if ln.startswith("would remove /")] == [str(p) for p in runs[:2]]
+    assert sum(ln.startswith("keep ") for ln in out.splitlines()) == 4
+    assert [r.path for r in list_runs(a)] == runs
+    assert effcheck_main(["prune", "--keep", "1", "--storage", str(a)]) == 0
+    assert "removed 2 run(s); kept 4 older run(s)" in capsys.readouterr().out
+    assert [r.path for r in list_runs(a)] == runs[2:]
+    # the branch: one commit that removes the same two runs
+    assert effcheck_main(["prune", "--keep", "1", "--remote", str(bare), "--branch", "runs"]) == 0
+    assert "removed 2 run(s)" in capsys.readouterr().out and _commits(bare) == 2
+    assert effcheck_main(["pull", "--storage", str(b), "--remote", str(bare), "--branch", "runs"]) == 0
+    assert sorted(r.path.read_bytes() for r in list_runs(b)) == sorted(p.read_bytes() for p in runs[2:])
+    # the gate still compares with the newest run
+    monkeypatch.setenv("EXACT", "4.4")
+    result = pytester.runpytest(f"--benchmark-storage=file://{a}", "--benchmark-compare")
+    result.stdout.fnmatch_lines([f"*fam/exact: regression: ratio was 4.5 x in baseline run {runs[-1].stem}*"])
+    assert effcheck_main(["prune", "--keep", "1", "--storage", str(a), "--remote", str(bare)]) == 2
