@@ -30,7 +30,7 @@ Cost and replay: the counts follow the hypothesis profile the root conftest load
                                                                    # on a quiet 2-core box, ~90 s on a busy one
     pytest tests/test_gate_promise.py                              # dev: random draws, 4 x 20 steps (20 s)
     HYPOTHESIS_PROFILE=explore pytest tests/test_gate_promise.py   # by hand: 200 x 40 steps from a new
-                                                                   # seed (30-60 minutes)
+                                                                   # seed (20-60 minutes)
 A failure says the claim, the model's and the gate's status, the accepted and the current value, and
 the steps so far in words with the run numbers they saved; hypothesis adds the same steps as calls
 (state.change(...), state.gated_run(...)). Shrinking stops after hypothesis's 5 minutes, so a long
