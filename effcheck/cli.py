@@ -153,8 +153,14 @@ def _cmd_accept(args: argparse.Namespace) -> int:
     chosen = sorted(cid for cid in measured if any(id_matches(cid, p) for p in patterns))
     where = record_acceptance(args.storage, path.stem, patterns)
     print(f"accepted {len(chosen)} claim(s) of {path.name} as baselines (recorded in {where}):")
+    from effcheck.history import load_history
+
+    index = load_history(args.storage, _warn).index
     for cid in chosen:
-        print(f"  {cid}")
+        newest = index.latest_eligible(cid)  # a claim's baseline is its newest accepted measurement
+        newer = f" (run {newest.run} is newer and accepted: it stays the baseline)" if (
+            newest is not None and newest.run != path.stem) else ""
+        print(f"  {cid}{newer}")
     return 0
 
 

@@ -209,6 +209,15 @@ def test_accepting_a_timed_slowdown_sticks(project):
         project.runpytest("--benchmark-compare").assert_outcomes(passed=4)
 
 
+def test_accepting_an_old_run_says_which_newer_run_stays_the_baseline(project, capsys):
+    project.runpytest().assert_outcomes(passed=4)
+    _set(project, bytes=5)
+    project.runpytest("--effcheck-accept=fam/bytes").assert_outcomes(passed=4)
+    capsys.readouterr()
+    assert effcheck_main(["accept", "1", "fam/bytes", "--storage", str(project.path / ".benchmarks")]) == 0
+    assert "fam/bytes (run 0002_" in capsys.readouterr().out  # 0002 is newer: accepting 0001 changes nothing
+
+
 def test_benchmark_only_runs_the_claims_and_benchmark_json_never_replaces_a_saved_run(project):
     result = project.runpytest("--benchmark-only")
     result.assert_outcomes(passed=4)
