@@ -13,10 +13,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from effcheck.errors import BaselineError, EffcheckError, SchemaError
 from effcheck.options import add_options
 from effcheck.records import Ledger
+
+if TYPE_CHECKING:
+    from effcheck.gate import Delta
 
 DEFAULT_STORAGE = ".benchmarks"
 
@@ -66,15 +70,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
         from effcheck.report import pr_markdown
 
         print(pr_markdown(ledger.results, deltas, GatePolicy(), title=f"effcheck: run {path.stem.split('_')[0]} "
-                          f"on `{ledger.hardware_key}`", env_changes=_env_changes(ledger)))
+                          f"on `{ledger.hardware_key}`", env_changes=_env_changes(ledger, deltas)))
     else:
         print(f"{path}  ({ledger.hardware_key}, {ledger.created})")
         print(terminal_table(ledger.results))
     return 0
 
 
-def _env_changes(ledger: Ledger) -> tuple[str, ...]:
-    """Versions that differ from the baseline the run was gated against (when its file is still there)."""
+def _env_changes(ledger: Ledger, deltas: Sequence[Delta] = ()) -> tuple[str, ...]:
+    """Versions that differ from the baselines the run was compared with: the pinned run's (when its file is
+    still there), else what each claim's delta recorded against its own baseline run."""
     from effcheck.store import load_ledger
     from effcheck.timeline import version_changes
 
@@ -83,8 +88,9 @@ def _env_changes(ledger: Ledger) -> tuple[str, ...]:
     if isinstance(recorded, list):
         return tuple(str(c) for c in recorded)
     baseline = comparison.get("baseline")
-    if not baseline:
-        return ()
+    if not baseline:  # per-claim baselines: a plain or gated run without a pinned run
+        return tuple(dict.fromkeys(part for d in deltas if d.environment_change
+                                   for part in d.environment_change.split(", ")))
     try:
         return version_changes(load_ledger(baseline).environment, ledger.environment)
     except EffcheckError:

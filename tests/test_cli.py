@@ -153,3 +153,20 @@ def test_a_run_saved_by_an_older_effcheck_with_an_infinite_change_still_reports(
     pytest.importorskip("jinja2")
     assert main(["history", "--out", str(tmp_path / "dash"), "--storage", str(storage)]) == 0
     assert "improvement from zero" in (tmp_path / "dash" / "index.html").read_text()
+
+
+def test_the_markdown_headline_names_the_upgrade_of_a_run_judged_against_per_claim_baselines(tmp_path, capsys):
+    """A plain or gated run has no pinned baseline: each delta records its own baseline's version diff, and the
+    headline said 'environment unchanged' while a transformers upgrade moved a fact."""
+    from effcheck.gate import Delta, Status
+
+    delta = Delta("fam/x", Status.REGRESSION, "fam/x: regression", "0001_abc", 2.0, 1.0, "x", -0.5,
+                  environment_change="torch 2.13.0 -> 2.14.1, transformers 5.24.0 -> 5.25.0")
+    ledger = Ledger(_ledger(1.0).results, {"device": "cpu"}, "cpu-key", "2026-11-28T10:00:00+00:00", "0.1.0",
+                    comparison={"gated": False, "baseline": None, "deltas": [delta.to_dict()]})
+    path = tmp_path / "ledger.json"
+    path.write_text(json.dumps(ledger.to_dict()))
+    assert main(["report", str(path), "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "environment: torch 2.13.0 -> 2.14.1, transformers 5.24.0 -> 5.25.0" in out
+    assert "environment unchanged" not in out
