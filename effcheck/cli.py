@@ -161,7 +161,7 @@ def _cmd_accept(args: argparse.Namespace) -> int:
     print(f"accepted {len(chosen)} claim(s) of {path.name} as baselines (recorded in {where}):")
     from effcheck.history import load_history
 
-    index = load_history(args.storage, _warn).index
+    index = load_history(args.storage).index  # its bad files were named once above, when the run was resolved
     for cid in chosen:
         newest = index.latest_eligible(cid)  # a claim's baseline is its newest accepted measurement
         newer = f" (run {newest.run} is newer and accepted: it stays the baseline)" if (
