@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The hardware scope a GPU baseline belongs to: the GPU name (as nvidia-smi reports it) and the GPU count.
-# Writes name=, count= and slug= (for cache keys: lower-case, [a-z0-9-], never two dashes in a row, so
-# `effcheck-baseline-<slug>--` cannot prefix-match another GPU's key) to $GITHUB_OUTPUT, or stdout.
+# The GPU this runner has: its name (as nvidia-smi reports it) and the GPU count. effcheck records the same
+# scope in each run's ledger (that is what keeps one GPU's timings from gating another's); here it names
+# the job's artifacts. Writes name=, count= and slug= (lower-case, [a-z0-9-]) to $GITHUB_OUTPUT, or stdout.
+# A runner that mixes GPU models fails: no single scope for its timed claims.
 set -euo pipefail
 if ! names=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1); then
     echo "::error::nvidia-smi failed on this gpu runner: ${names}" >&2
