@@ -21,7 +21,9 @@ from typing import Any
 from effcheck.checks import quoted, reading_lead, refutation_lead, verdict_label
 from effcheck.errors import UsageError
 from effcheck.models import require
+from effcheck.outcomes import ORDER, Outcome
 from effcheck.records import Verdict
+from effcheck.store import read_acceptances
 from effcheck.timeline import ClaimHistory, Run, ScopeHistory, change_text, scopes
 
 PAGE = "index.html"
@@ -57,13 +59,32 @@ def _claim_row(history: ClaimHistory, runs_by_name: dict[str, Run]) -> dict[str,
         "measured": m.describe() if m is not None else "-",
         "message": result.message if m is None else "",
         "change": change_text(history),
-        "change_class": "" if history.delta is None else history.delta.status.value.replace(" ", "-"),
+        "change_class": history.outcome.value.replace(" ", "-") + (" flip" if history.flip else ""),
         "baseline_run": history.baseline_run or "-",
+        "baseline_label": (runs_by_name[history.baseline_id].label.replace("\n", " ")
+                           if history.baseline_id in runs_by_name else (history.baseline_run or "-").split("_")[0]),
         "last_run": history.latest_run,
-        "last_date": _when(runs_by_name[history.latest_run].created),
+        "last_label": runs_by_name[history.points[-1].run_id].label.replace("\n", " "),
+        "last_date": _when(runs_by_name[history.points[-1].run_id].created),
         "runs": sum(p.value is not None for p in history.points),
         "applies_to": history.claim.applies_to,
     }
+
+
+def change_summary(histories: Sequence[ClaimHistory]) -> list[dict[str, Any]]:
+    """What the newest runs changed against their baselines, per gate outcome that moved, then verdict
+    flips (a flip is a change even when the value stayed within tolerance). Empty: nothing changed."""
+    lines = []
+    for outcome in ORDER:
+        claims = [h.claim.id for h in histories if h.outcome is outcome]
+        if outcome in (Outcome.REGRESSION, Outcome.ACCEPTED, Outcome.IMPROVEMENT, Outcome.CHANGED) and claims:
+            lines.append({"kind": outcome.value.replace(" ", "-"), "label": f"{len(claims)} {outcome.value}",
+                          "claims": claims})
+    flips = [f"{h.claim.id} ({h.flip})" for h in histories if h.flip]
+    if flips:
+        lines.append({"kind": "flip", "label": f"{len(flips)} verdict flip{'s' if len(flips) != 1 else ''}",
+                      "claims": flips})
+    return lines
 
 
 def _sweeps(family: str, scope: ScopeHistory, histories: Sequence[ClaimHistory],
@@ -105,11 +126,11 @@ def build_page(runs: Sequence[Run], storage: str) -> dict[str, Any]:
     """Everything the template shows, pictures included (as data URIs)."""
     from effcheck.plots import claim_over_time
 
-    found = scopes(runs)
+    found = scopes(runs, read_acceptances(storage))  # a bad line was named by the verbs that read it
     multi = len(found) > 1
     page_scopes: list[dict[str, Any]] = []
     for scope in found:
-        by_name = {r.name: r for r in scope.runs}
+        by_name = {r.id: r for r in scope.runs}
         families: dict[str, list[ClaimHistory]] = {}
         for history in scope.claims:
             families.setdefault(history.family, []).append(history)
@@ -131,11 +152,11 @@ def build_page(runs: Sequence[Run], storage: str) -> dict[str, Any]:
             "runs": len(scope.runs),
             "first": _when(scope.runs[0].created),
             "last": _when(scope.runs[-1].created),
-            "latest_run": scope.runs[-1].name,
+            "latest_run": scope.runs[-1].label.replace("\n", " "),
             "env_changes": [{"run": c.run, "when": _when(c.created), "label": c.label} for c in scope.env_changes],
             "families": family_views,
             "counts": sorted(counts.items()),
-            "regressions": sum(1 for h in scope.claims if h.delta is not None and h.delta.status.value == "regression"),
+            "changes": change_summary(scope.claims),
         })
     return {"storage": storage, "generated": _when(dt.datetime.now(dt.timezone.utc)), "run_count": len(runs),
             "scopes": page_scopes}
