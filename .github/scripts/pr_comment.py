@@ -6,8 +6,9 @@ Run by the pr-comment workflow, the only job with `pull-requests: write`. REPORT
 benchmark job uploaded (report.md, pr-number). That artifact was made by the pull request's own code, so
 it is data only: the PR number must be digits and that PR's head commit must be the commit the triggering
 run tested, or nothing is posted; the report goes into the comment as text, through the API, never
-through a shell. Environment: GITHUB_TOKEN, GITHUB_REPOSITORY, RUN_HEAD_SHA, RUN_NAME, RUN_URL,
-RUN_CONCLUSION (from the workflow_run event).
+through a shell. The section links the run's history page (the artifact effcheck-history-page-*, found
+through the API by the run's id, never by a link the artifact carries). Environment: GITHUB_TOKEN,
+GITHUB_REPOSITORY, RUN_ID, RUN_HEAD_SHA, RUN_NAME, RUN_URL, RUN_CONCLUSION (from the workflow_run event).
 """
 
 from __future__ import annotations
@@ -55,6 +56,20 @@ def section_text(report: str, run_name: str, conclusion: str, url: str) -> str:
     return f"### {run_name}: {conclusion} ([run]({url}))\n\n{report}"
 
 
+def history_links(artifacts: list[dict[str, Any]], repo: str, run_id: str) -> str:
+    """A line linking the run's history page artifacts ('' when it has none).
+
+    >>> history_links([{"name": "effcheck-history-page-cpu", "id": 7}, {"name": "x", "id": 8}], "o/r", "42")
+    '[history page](https://github.com/o/r/actions/runs/42/artifacts/7) (effcheck history: download, open index.html)'
+    >>> history_links([], "o/r", "42")
+    ''
+    """
+    pages = [a for a in artifacts if str(a.get("name", "")).startswith("effcheck-history-page-")]
+    links = ", ".join(f"[history page](https://github.com/{repo}/actions/runs/{run_id}/artifacts/{int(a['id'])})"
+                      for a in pages)
+    return f"{links} (effcheck history: download, open index.html)" if links else ""
+
+
 def api(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     request = urllib.request.Request(
         f"https://api.github.com{path}", method=method, data=json.dumps(body).encode() if body else None,
@@ -77,6 +92,12 @@ def main(report_dir: Path) -> int:
         return 0
     report = (report_dir / "report.md").read_text(encoding="utf-8", errors="replace")
     text = section_text(report, os.environ["RUN_NAME"], os.environ["RUN_CONCLUSION"], os.environ["RUN_URL"])
+    run_id = os.environ.get("RUN_ID", "")
+    if run_id.isdigit():
+        listed = api("GET", f"/repos/{repo}/actions/runs/{run_id}/artifacts?per_page=100")
+        link = history_links(listed.get("artifacts", []), repo, run_id)
+        if link:
+            text = text.replace("\n\n", f"\n\n{link}\n\n", 1)
     mine = None
     page = 1
     while mine is None:
