@@ -71,12 +71,12 @@ def _claim_row(history: ClaimHistory, runs_by_name: dict[str, Run]) -> dict[str,
     }
 
 
-def change_summary(histories: Sequence[ClaimHistory]) -> list[dict[str, Any]]:
+def change_summary(histories: Sequence[ClaimHistory], incomplete: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     """What the newest runs changed against their baselines, per gate outcome that moved, then verdict
     flips (a flip is a change even when the value stayed within tolerance). Empty: nothing changed."""
     lines = []
     for outcome in ORDER:
-        claims = [h.claim.id for h in histories if h.outcome is outcome]
+        claims = [_named(h, h.points[-1].run_id in incomplete) for h in histories if h.outcome is outcome]
         if outcome in (Outcome.REGRESSION, Outcome.ACCEPTED, Outcome.IMPROVEMENT, Outcome.CHANGED) and claims:
             lines.append({"kind": outcome.value.replace(" ", "-"), "label": f"{len(claims)} {outcome.value}",
                           "claims": claims})
@@ -85,6 +85,14 @@ def change_summary(histories: Sequence[ClaimHistory]) -> list[dict[str, Any]]:
         lines.append({"kind": "flip", "label": f"{len(flips)} verdict flip{'s' if len(flips) != 1 else ''}",
                       "claims": flips})
     return lines
+
+
+def _named(history: ClaimHistory, incomplete: bool) -> str:
+    """A claim as the summary names it; an accepted move says the run is its baseline from now on (the
+    gate's baseline is the newest accepted measurement of a run that completed)."""
+    if history.outcome is not Outcome.ACCEPTED or incomplete:
+        return history.claim.id
+    return f"{history.claim.id} (run {history.latest_run.split('_')[0]} is its baseline from now on)"
 
 
 def _sweeps(family: str, scope: ScopeHistory, histories: Sequence[ClaimHistory],
@@ -156,7 +164,9 @@ def build_page(runs: Sequence[Run], storage: str) -> dict[str, Any]:
             "env_changes": [{"run": c.run, "when": _when(c.created), "label": c.label} for c in scope.env_changes],
             "families": family_views,
             "counts": sorted(counts.items()),
-            "changes": change_summary(scope.claims),
+            "baseline_env": sorted({h.delta.environment_change for h in scope.claims
+                                    if h.delta is not None and h.delta.environment_change}),
+            "changes": change_summary(scope.claims, frozenset(r.id for r in scope.runs if not r.ledger.complete)),
         })
     return {"storage": storage, "generated": _when(dt.datetime.now(dt.timezone.utc)), "run_count": len(runs),
             "scopes": page_scopes}

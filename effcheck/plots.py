@@ -111,7 +111,7 @@ def claim_over_time(history: ClaimHistory, env_changes: Sequence[EnvChange] = ()
         xs = [x_of[p.run_id or p.run] for p in measured]
         ax.plot(xs, [p.value for p in measured], color=LINE, linewidth=1.2, zorder=2)
         for p, x in zip(measured, xs, strict=True):
-            ax.scatter([x], [p.value], marker=verdict_marker(p.verdict_label or p.verdict.value), s=58, zorder=3,
+            ax.scatter([x], [p.value], marker=verdict_marker(p.verdict_label or p.verdict.value), s=72, zorder=3,
                        c=OUTCOME_COLOURS[p.outcome], edgecolors=OUTCOME_EDGE.get(p.outcome, "white"), linewidths=0.8)
             if p.flip:
                 ax.annotate(p.flip.replace(" -> ", "\u2192"), (x, p.value), xytext=(0, 8), textcoords="offset points",

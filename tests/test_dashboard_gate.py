@@ -144,7 +144,7 @@ def test_a_regression_reads_red_until_accepted_then_accepted(project, capsys):
     bytes_ = _history(storage)["fam/bytes"]
     assert [p.outcome for p in bytes_.points] == [Outcome.NEW, Outcome.ACCEPTED]
     page = _page(storage, project.path / "after", capsys)
-    assert '<span class="change accepted">1 accepted</span>: fam/bytes' in page
+    assert '<span class="change accepted">1 accepted</span>: fam/bytes (run 0002 is its baseline from now on)' in page
     assert "accepted (regression +5, +50.0%)" in page and "change regression" not in page
 
     _set(project, bytes=20)  # accepted on the run itself
