@@ -79,22 +79,38 @@ def test_the_caller_grants_what_the_called_jobs_ask_for():
     for job in called.values():
         for scope, level in job.get("permissions", {}).items():
             asked[scope] = max(asked.get(scope, 0), LEVEL[level])
-    assert asked == {"contents": 1, "pull-requests": 2}  # least privilege: nothing else
+    assert asked == {"contents": 2, "pull-requests": 2}  # least privilege: nothing else
+    # the job that runs the caller's code only reads; write belongs to the jobs that run none of it
+    assert called["claims"]["permissions"] == {"contents": "read"}
+    for name, job in called.items():
+        if job.get("permissions", {}).get("contents") == "write":
+            assert not any("actions/checkout@" in step.get("uses", "") for step in job["steps"]), name
     for name, job in _calls().items():
         granted = job.get("permissions", {})
         short = {scope for scope, level in asked.items() if LEVEL[granted.get(scope, "none")] < level}
         assert not short, f"{name} grants too little for {sorted(short)}"
 
 
-def test_only_the_default_branch_saves_the_history_and_a_pull_request_is_gated_fail_closed():
-    steps = _yaml(REUSABLE.read_text())["jobs"]["claims"]["steps"]
-    saves = [step for step in steps if "actions/cache/save@" in step.get("uses", "")]
-    assert len(saves) == 1 and "steps.history.outputs.mode == 'extend'" in saves[0]["if"]
+def test_only_the_default_branch_pushes_the_history_and_a_pull_request_is_gated_fail_closed():
+    jobs = _yaml(REUSABLE.read_text())["jobs"]
+    steps = jobs["claims"]["steps"]
+    text = REUSABLE.read_text()
+    assert "actions/cache/" not in text, "the history lives on a branch (effcheck push|pull), not in the cache"
+    pushes = [name for name, job in jobs.items() for step in job["steps"] if "effcheck push" in step.get("run", "")]
+    assert pushes == ["push"] and "needs.claims.outputs.mode == 'extend'" in jobs["push"]["if"]
     plan = next(step for step in steps if step.get("id") == "plan")["run"]
-    assert "mode=gate" in plan and 'refs/heads/$DEFAULT_BRANCH" ]; then\n  mode=extend' in plan
+    assert '[ "$EVENT" = merge_group ]; then\n  mode=gate' in plan
+    assert 'refs/heads/$DEFAULT_BRANCH" ]; then\n  mode=extend' in plan
+    pull = next(step for step in steps if "effcheck pull" in step.get("run", ""))
+    assert "exit 1" in pull["run"], "a history that exists but cannot be read fails, never seeds a new one"
+    assert steps.index(pull) < next(i for i, step in enumerate(steps) if step.get("id") == "claims")
     claims = next(step for step in steps if step.get("id") == "claims")["run"]
     assert '[ "$MODE" = gate ]; then args+=(--benchmark-compare --effcheck-require-baseline)' in claims
     history = next(step for step in steps if step.get("id") == "history")["run"]
     assert "exit 1" in history and 'if [ "$SEED" = true ]' in history
-    for step in steps:
-        assert "${{" not in step.get("run", ""), f"{step.get('name')}: an expression expanded inside run:"
+    for job in jobs.values():
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), f"{step.get('name')}: an expression expanded inside run:"
+    for line in text.splitlines():  # every action pinned by commit, its version said beside it
+        if line.strip().startswith(("- uses:", "uses:")):
+            assert re.search(r"@[0-9a-f]{40} # v\d", line), line
