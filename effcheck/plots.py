@@ -110,12 +110,14 @@ def claim_over_time(history: ClaimHistory, env_changes: Sequence[EnvChange] = ()
     if measured:
         xs = [x_of[p.run_id or p.run] for p in measured]
         ax.plot(xs, [p.value for p in measured], color=LINE, linewidth=1.2, zorder=2)
+        previous_flip = ""
         for p, x in zip(measured, xs, strict=True):
             ax.scatter([x], [p.value], marker=verdict_marker(p.verdict_label or p.verdict.value), s=72, zorder=3,
                        c=OUTCOME_COLOURS[p.outcome], edgecolors=OUTCOME_EDGE.get(p.outcome, "white"), linewidths=0.8)
-            if p.flip:
+            if p.flip and p.flip != previous_flip:  # a run of the same flip is named once, at its start
                 ax.annotate(p.flip.replace(" -> ", "\u2192"), (x, p.value), xytext=(0, 8), textcoords="offset points",
                             ha="center", fontsize=7, color=FLIP_COLOUR, fontweight="bold", zorder=5)
+            previous_flip = p.flip
         spread = [p for p in measured if p.low is not None and p.high is not None]
         if spread:
             ax.vlines([x_of[p.run_id or p.run] for p in spread], [p.low for p in spread],
