@@ -226,21 +226,21 @@ def _number(run_name: str) -> int:
 
 
 def _claim_history(scope: str, claim_id: str, having: Sequence[Run], index: Mapping[str, int],
-                   acceptances: Acceptances) -> ClaimHistory:
-    """having: the scope's runs that hold the claim, in order."""
+                   acceptances: Acceptances, results: Mapping[str, Mapping[str, ClaimResult]]) -> ClaimHistory:
+    """having: the scope's runs that hold the claim, in order; results: each run's results by claim id."""
     points = []
     for i, run in enumerate(having):
-        result = run.ledger.by_id()[claim_id]
+        result = results[run.id][claim_id]
         delta = _recorded_delta(run, claim_id)
         outcome = gate_outcome(None if delta is None else delta.status.value,
                                _accepted(run, claim_id, delta, acceptances))
         named = _compared_with(delta)
         base = _by_name(having[:i], named) if named else None
-        points.append(_point(run, result, index[run.id], outcome, _flip(base, claim_id, result)))
+        points.append(_point(run, result, index[run.id], outcome, _flip(base, claim_id, result, results)))
     latest = having[-1]
-    result = latest.ledger.by_id()[claim_id]
+    result = results[latest.id][claim_id]
     base_name, base, delta = _baseline(claim_id, having, latest, acceptances)
-    flip = _flip(base, claim_id, result)
+    flip = _flip(base, claim_id, result, results)
     if flip and not points[-1].flip:  # the page's own choice of baseline (the run recorded none)
         points[-1] = dataclasses.replace(points[-1], flip=flip)
     return ClaimHistory(result.claim, scope, tuple(points), result, latest.name, base_name, delta,
@@ -248,10 +248,11 @@ def _claim_history(scope: str, claim_id: str, having: Sequence[Run], index: Mapp
                         points[-1].outcome, flip)
 
 
-def _flip(base: Run | None, claim_id: str, result: ClaimResult) -> str:
+def _flip(base: Run | None, claim_id: str, result: ClaimResult,
+          results: Mapping[str, Mapping[str, ClaimResult]]) -> str:
     if base is None or result.measurement is None:
         return ""
-    before = base.ledger.by_id().get(claim_id)
+    before = results[base.id].get(claim_id)
     if before is None or before.measurement is None:
         return ""
     return verdict_flip(verdict_label(before), verdict_label(result))
@@ -267,11 +268,11 @@ def scope_history(scope: str, runs: Sequence[Run], acceptances: Acceptances | No
         changes = version_changes(before.ledger.environment, after.ledger.environment)
         if changes:
             env_changes.append(EnvChange(after.name, after.created, changes, index[after.id]))
-    claim_ids = sorted({r.claim.id for run in ordered for r in run.ledger.results})
+    results = {run.id: run.ledger.by_id() for run in ordered}  # built once per run, not once per claim
     histories = []
-    for claim_id in claim_ids:
-        having = [run for run in ordered if claim_id in run.ledger.by_id()]
-        histories.append(_claim_history(scope, claim_id, having, index, accepted))
+    for claim_id in sorted({cid for found in results.values() for cid in found}):
+        having = [run for run in ordered if claim_id in results[run.id]]
+        histories.append(_claim_history(scope, claim_id, having, index, accepted, results))
     return ScopeHistory(scope, ordered, tuple(histories), tuple(env_changes))
 
 
