@@ -240,12 +240,16 @@ def _claim_history(scope: str, claim_id: str, having: Sequence[Run], index: Mapp
     latest = having[-1]
     result = results[latest.id][claim_id]
     base_name, base, delta = _baseline(claim_id, having, latest, acceptances)
+    outcome = points[-1].outcome
+    if delta is not None and _compared_with(_recorded_delta(latest, claim_id)) is None:
+        # the gate compared it with nothing (a subset baseline, a run pulled from another storage): the
+        # grid shows the page's own comparison, so the summary counts that one
+        outcome = gate_outcome(delta.status.value, _accepted(latest, claim_id, delta, acceptances))
     flip = _flip(base, claim_id, result, results)
     if flip and not points[-1].flip:  # the page's own choice of baseline (the run recorded none)
         points[-1] = dataclasses.replace(points[-1], flip=flip)
     return ClaimHistory(result.claim, scope, tuple(points), result, latest.name, base_name, delta,
-                        None if base is None else base.id,
-                        points[-1].outcome, flip)
+                        None if base is None else base.id, outcome, flip)
 
 
 def _flip(base: Run | None, claim_id: str, result: ClaimResult,

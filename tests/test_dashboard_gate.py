@@ -195,6 +195,9 @@ def test_pulled_runs_are_on_the_page_and_a_clashing_number_stays_distinct(tmp_pa
     assert [p.label for p in history.points] == ["0001\n1111111", f"0001\n3333333\n@{'ab' * 3}a", "0002\n2222222"]
     assert [p.value for p in history.points] == [2.0, 2.5, 2.0]  # both 0001s, each with its own value
     assert len({p.run_id for p in history.points}) == 3
+    # 0002 recorded no comparison: the page compares it with the newest earlier run, the pulled 0001
+    assert history.baseline_id == str(storage / pulled / "0001_same.json")
+    assert history.outcome is Outcome.REGRESSION and history.delta.baseline_value == 2.5
     assert effcheck_main(["history", "--storage", str(storage), "--out", str(tmp_path / "d")]) == 0
     assert "(3 runs, 1 hardware scope)" in capsys.readouterr().out
 
