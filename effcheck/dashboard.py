@@ -161,7 +161,8 @@ def build_page(runs: Sequence[Run], storage: str) -> dict[str, Any]:
             "first": _when(scope.runs[0].created),
             "last": _when(scope.runs[-1].created),
             "latest_run": scope.runs[-1].label.replace("\n", " "),
-            "env_changes": [{"run": c.run, "when": _when(c.created), "label": c.label} for c in scope.env_changes],
+            "env_changes": [{"run": scope.runs[c.index].label.replace("\n", " "), "when": _when(c.created),
+                             "label": c.label} for c in scope.env_changes],
             "families": family_views,
             "counts": sorted(counts.items()),
             "baseline_env": sorted({h.delta.environment_change for h in scope.claims

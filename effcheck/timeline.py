@@ -211,7 +211,8 @@ def _baseline(claim_id: str, runs: Sequence[Run], latest: Run,
     if chosen is None:
         return None, None, None
     base = earlier[chosen.run]
-    return base.name, base, compare_results(result, chosen.result, GatePolicy(), base.name)
+    moved = ", ".join(version_changes(base.ledger.environment, latest.ledger.environment))
+    return base.name, base, compare_results(result, chosen.result, GatePolicy(), base.name, environment_change=moved)
 
 
 def _by_name(runs: Sequence[Run], name: str) -> Run | None:

@@ -200,6 +200,8 @@ def test_pulled_runs_are_on_the_page_and_a_clashing_number_stays_distinct(tmp_pa
     assert history.outcome is Outcome.REGRESSION and history.delta.baseline_value == 2.5
     assert effcheck_main(["history", "--storage", str(storage), "--out", str(tmp_path / "d")]) == 0
     assert "(3 runs, 1 hardware scope)" in capsys.readouterr().out
+    page = (tmp_path / "d" / "index.html").read_text()
+    assert "<td><code>0001 3333333 @abababa</code></td>" in page  # the grid's baseline: the pulled run, by origin
 
 
 def test_the_x_axis_names_run_and_commit_and_the_version_change_sits_between_runs(tmp_path):
@@ -213,3 +215,5 @@ def test_the_x_axis_names_run_and_commit_and_the_version_change_sits_between_run
     assert [r.label for r in scope.runs] == ["0045\n0123456", "0046"]
     (change,) = scope.env_changes
     assert change.index == 1 and change.label == "torch 2.13.0 -> 2.14.1"
+    (history,) = scope.claims  # the runs recorded no comparison: the page's own names the upgrade too
+    assert history.delta is not None and history.delta.environment_change == "torch 2.13.0 -> 2.14.1"
