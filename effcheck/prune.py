@@ -16,7 +16,6 @@ without force and rebuilt on the new tip when another runner landed first.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,11 +100,13 @@ def prune_remote(remote: str, branch: str, keep: int, dry_run: bool, say: Callab
     import random
     import time
 
-    from effcheck.remote import _fetch_tip, _Git, _last_line, _read_tip, _url
+    from effcheck.remote import _fetch_tip, _Git, _last_line, _read_tip, _url, interrupted
+    from effcheck.remote_scratch import scratch as scratch_folder
     from effcheck.store import ACCEPTED_FILE
 
     url = _url(remote)
-    with tempfile.TemporaryDirectory(prefix="effcheck-remote-") as scratch:
+    with scratch_folder() as scratch, interrupted(f"prune interrupted: {branch} was pruned entirely or not at all "
+                                                  "(git moves a branch at once); run prune again"):
         os.mkdir(os.path.join(scratch, "git"))
         git = _Git(os.path.join(scratch, "git"))
         last = ""

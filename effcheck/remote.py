@@ -28,13 +28,14 @@ import hashlib
 import os
 import random
 import subprocess
-import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from effcheck.errors import UsageError
+from effcheck.remote_scratch import scratch
 from effcheck.store import ACCEPTED_FILE, list_runs
 
 RUNS_DIR = "runs"
@@ -89,6 +90,15 @@ class _Git:
         return done.stdout
 
 
+@contextmanager
+def interrupted(message: str) -> Iterator[None]:
+    """Ctrl-C is one line saying what state the branch or storage is in, not a traceback out of subprocess."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise RemoteError(message) from None
+
+
 def _last_line(stderr: bytes) -> str:
     lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     return next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[-1] if lines else "no message")
@@ -104,7 +114,8 @@ def _fetch_tip(git: _Git, url: str, branch: str) -> str | None:
         raise RemoteError(f"cannot read the remote {url}: {_last_line(listed.stderr)}")
     if not listed.stdout.strip():
         return None
-    fetched = git.run("fetch", "-q", "--no-tags", url, f"+{ref}:{_TIP_REF}")
+    # the tip alone (--depth=1): a push needs its tree, not the history of every run ever pushed and pruned
+    fetched = git.run("fetch", "-q", "--no-tags", "--depth=1", url, f"+{ref}:{_TIP_REF}")
     if fetched.returncode != 0:
         raise RemoteError(f"cannot fetch {branch} from {url}: {_last_line(fetched.stderr)}")
     return git("rev-parse", _TIP_REF).decode().strip()
@@ -179,14 +190,19 @@ class PushResult:
 
 
 def push(storage: str | os.PathLike[str], remote: str, branch: str, attempts: int = PUSH_ATTEMPTS) -> PushResult:
-    root = Path(storage)
+    with interrupted(f"push interrupted: {branch} holds all of this push's runs or none of them (git moves a "
+                     "branch at once); run push again to complete it"):
+        return _push(Path(storage), remote, branch, attempts)
+
+
+def _push(root: Path, remote: str, branch: str, attempts: int) -> PushResult:
     if not root.is_dir():
         raise RemoteError(f"no storage folder {root}: nothing to push")
     url = _url(remote)
     local = _local_runs(root)
     local_accepted = _local_accepted(root)
-    with tempfile.TemporaryDirectory(prefix="effcheck-remote-") as scratch:
-        git = _Git(scratch)
+    with scratch() as folder:
+        git = _Git(folder)
         last = ""
         for attempt in range(1, attempts + 1):
             tip = _fetch_tip(git, url, branch)
@@ -236,11 +252,16 @@ class PullResult:
 
 
 def pull(storage: str | os.PathLike[str], remote: str, branch: str) -> PullResult:
-    root = Path(storage)
+    with interrupted("pull interrupted: each run it copied is whole (written, then linked); run pull again to "
+                     "bring the rest"):
+        return _pull(Path(storage), remote, branch)
+
+
+def _pull(root: Path, remote: str, branch: str) -> PullResult:
     url = _url(remote)
     result = PullResult()
-    with tempfile.TemporaryDirectory(prefix="effcheck-remote-") as scratch:
-        git = _Git(scratch)
+    with scratch() as folder:
+        git = _Git(folder)
         tip = _fetch_tip(git, url, branch)
         if tip is None:
             raise RemoteError(f"the remote {url} has no branch {branch!r} (`effcheck push` creates it)")
@@ -304,8 +325,10 @@ def _append(path: Path, lines: Sequence[str]) -> None:
 def describe_push(result: PushResult, url: str, branch: str) -> str:
     if result.commit is None:
         return f"{branch} on {url} already has every local run and acceptance; nothing pushed"
+    # a retry is said: it tells a team its runners push at once, and that nothing was lost when they did
+    retried = f", on attempt {result.attempts}: another push landed first" if result.attempts > 1 else ""
     return (f"pushed {len(result.runs)} run(s) and {result.accepted} acceptance line(s) to {branch} on {url} "
-            f"(commit {result.commit[:12]})")
+            f"(commit {result.commit[:12]}{retried})")
 
 
 def describe_pull(result: PullResult, url: str, branch: str, storage: str) -> str:
