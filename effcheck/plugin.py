@@ -89,6 +89,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             item.user_properties.append((CLAIMS_KEY, [c.to_dict() for c in claims]))
     if config.getoption("benchmark_only", False):
         _run_claims_as_benchmarks(benchmarks)
+    if benchmarks and not hasattr(config, "workerinput"):  # pulled runs pytest-benchmark cannot see: one line
+        from effcheck.remote_notice import pulled_runs_note
+
+        _session(config).warnings.extend(filter(None, [pulled_runs_note(config)]))
     from effcheck.serial import worker_lock
 
     if worker_lock(getattr(config, "workerinput", None)) is not None:

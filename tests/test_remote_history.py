@@ -260,6 +260,9 @@ def test_a_pulled_history_gates(pytester, tmp_path_factory, monkeypatch):
     result = pytester.runpytest(f"--benchmark-storage=file://{b}", "--benchmark-compare")
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines([f"*fam/exact: regression: ratio was 4.5 x in baseline run {pulled.stem}*"])
+    # pytest-benchmark says "Can't compare. No benchmark files": one line says what its comparison misses
+    notes = [ln for ln in result.stdout.lines if "does not see the 1 run(s) pulled under" in ln]
+    assert len(notes) == 1 and notes[0].startswith("effcheck: warning: pytest-benchmark's own --benchmark-compare")
 
 
 def test_prune_keeps_the_newest_and_every_run_that_holds_a_baseline(pytester, tmp_path_factory, monkeypatch,
