@@ -10,7 +10,8 @@ runs are kept, by the order the gate uses (recorded time, then number). Never re
 
 Locally, what goes is printed before anything is deleted (`--dry-run` only prints). With `--remote` and
 `--branch` the branch is pruned instead, as one commit that removes files (history keeps them), pushed
-without force and rebuilt on the new tip when another runner landed first.
+without force and rebuilt on the new tip when another runner landed first. The removed runs' hashes are
+listed in the branch's effcheck-pruned.txt, so a runner's next push does not bring them back.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from effcheck.errors import UsageError
-from effcheck.remote import PULLED_DIR, PUSH_ATTEMPTS, RUNS_DIR, RemoteError
+from effcheck.remote import PRUNED_FILE, PULLED_DIR, PUSH_ATTEMPTS, RUNS_DIR, RemoteError
 
 Warn = Callable[[str], None]
 
@@ -132,6 +133,10 @@ def prune_remote(remote: str, branch: str, keep: int, dry_run: bool, say: Callab
             git("read-tree", tip, env=index)
             removal = "".join(f"0 {'0' * 40}\t{path}\n" for path in result.removed)  # mode 0: remove
             git("update-index", "--index-info", stdin=removal.encode("utf-8"), env=index)
+            # their hashes stay listed, or the next push of a runner that still has them puts them back
+            gone = sorted(there.pruned | {PurePosixPath(p).parts[1] for p in result.removed})
+            blob = git("hash-object", "-w", "--stdin", stdin=("\n".join(gone) + "\n").encode()).decode().strip()
+            git("update-index", "--add", "--cacheinfo", f"100644,{blob},{PRUNED_FILE}", env=index)
             tree = git("write-tree", env=index).decode().strip()
             commit = git("commit-tree", tree, "-p", tip, "-m",
                          f"effcheck prune --keep {keep}: {len(result.removed)} run(s) removed").decode().strip()

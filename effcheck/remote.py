@@ -4,7 +4,9 @@ The branch holds only history, never code:
 - `runs/<hash>/<path in its storage>`: each run file under a folder named by the first 16 hex digits of
   the sha256 of its bytes. A run's identity is its content, so two runs that share a number (two runners,
   each with its own 0001) stay distinct, and a run pushed, pulled and pushed again is the same run;
-- `effcheck-accepted.jsonl`: the union of every storage's acceptance lines (each line once).
+- `effcheck-accepted.jsonl`: the union of every storage's acceptance lines (each line once);
+- `effcheck-pruned.txt`: the content hashes `effcheck prune --remote` removed, one a line, so that a runner
+  still holding such a run locally does not push it back with its next push.
 
 `push` fetches the branch into a scratch repository under a temporary folder, builds ONE commit on its tip
 that adds the runs the branch lacks (and the acceptance lines), and pushes it without force. Nothing on
@@ -39,6 +41,7 @@ from effcheck.remote_scratch import scratch
 from effcheck.store import ACCEPTED_FILE, list_runs
 
 RUNS_DIR = "runs"
+PRUNED_FILE = "effcheck-pruned.txt"
 PULLED_DIR = "remote"
 HASH_DIGITS = 16
 PUSH_ATTEMPTS = 8
@@ -125,11 +128,13 @@ def _fetch_tip(git: _Git, url: str, branch: str) -> str | None:
 class _Remote:
     runs: dict[str, tuple[str, str]]  # content hash (from the path) -> (path on the branch, blob id)
     accepted: list[str]
+    pruned: frozenset[str] = frozenset()  # content hashes prune removed: never pushed again
 
 
 def _read_tip(git: _Git, tip: str | None) -> _Remote:
     runs: dict[str, tuple[str, str]] = {}
     accepted: list[str] = []
+    pruned: frozenset[str] = frozenset()
     if tip is None:
         return _Remote(runs, accepted)
     listing = git("ls-tree", "-r", "-z", tip).decode("utf-8", "surrogateescape")
@@ -141,9 +146,11 @@ def _read_tip(git: _Git, tip: str | None) -> _Remote:
             continue
         if path == ACCEPTED_FILE:
             accepted = _lines(git("cat-file", "blob", blob))
+        elif path == PRUNED_FILE:
+            pruned = frozenset(_lines(git("cat-file", "blob", blob)))
         elif len(parts) >= 3 and parts[0] == RUNS_DIR and _safe(parts[2:]):
             runs.setdefault(parts[1], (path, blob))
-    return _Remote(runs, accepted)
+    return _Remote(runs, accepted, pruned)
 
 
 def _safe(parts: Sequence[str]) -> bool:
@@ -187,6 +194,7 @@ class PushResult:
     accepted: int = 0  # acceptance lines added
     commit: str | None = None  # None: the branch had everything
     attempts: int = 0
+    pruned: int = 0  # local runs left out: prune removed them from the branch
 
 
 def push(storage: str | os.PathLike[str], remote: str, branch: str, attempts: int = PUSH_ATTEMPTS) -> PushResult:
@@ -207,10 +215,11 @@ def _push(root: Path, remote: str, branch: str, attempts: int) -> PushResult:
         for attempt in range(1, attempts + 1):
             tip = _fetch_tip(git, url, branch)
             there = _read_tip(git, tip)
-            missing = {h: p for h, p in local.items() if h not in there.runs}
+            missing = {h: p for h, p in local.items() if h not in there.runs and h not in there.pruned}
             lines = _union(there.accepted, local_accepted)
             new_lines = len(lines) - len(there.accepted)
-            result = PushResult(attempts=attempt, accepted=new_lines)
+            result = PushResult(attempts=attempt, accepted=new_lines,
+                                pruned=sum(h in there.pruned and h not in there.runs for h in local))
             if not missing and not new_lines:
                 return result
             commit = _commit(git, tip, root, missing, lines, result)
@@ -323,12 +332,13 @@ def _append(path: Path, lines: Sequence[str]) -> None:
 
 
 def describe_push(result: PushResult, url: str, branch: str) -> str:
+    left_out = f"; {result.pruned} local run(s) that prune removed from the branch left out" if result.pruned else ""
     if result.commit is None:
-        return f"{branch} on {url} already has every local run and acceptance; nothing pushed"
+        return f"{branch} on {url} already has every local run and acceptance{left_out}; nothing pushed"
     # a retry is said: it tells a team its runners push at once, and that nothing was lost when they did
     retried = f", on attempt {result.attempts}: another push landed first" if result.attempts > 1 else ""
     return (f"pushed {len(result.runs)} run(s) and {result.accepted} acceptance line(s) to {branch} on {url} "
-            f"(commit {result.commit[:12]}{retried})")
+            f"(commit {result.commit[:12]}{retried}){left_out}")
 
 
 def describe_pull(result: PullResult, url: str, branch: str, storage: str) -> str:

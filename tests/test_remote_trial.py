@@ -1,0 +1,260 @@
+"""The issue 20 trial of push, pull and prune, from outside: the real `effcheck` command in subprocesses
+against a bare repository in tmp_path, several runners pushing at once, pushes killed (SIGKILL, Ctrl-C) at
+chosen moments, a prune followed by the runners' next pushes. Each behaviour here was first seen by hand.
+
+A push is stopped at a known moment by a `git` shim first on PATH: on `git push` it leaves a mark file
+and sleeps (before or after running the real push), and the test kills the process group once the mark is
+there; no test waits on a clock."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from effcheck.remote import PRUNED_FILE, push
+from effcheck.remote_scratch import LOCK_FILE, PREFIX, sweep
+from effcheck.store import list_runs
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None or sys.platform == "win32",
+                                reason="push and pull use the git command; the kill tests use POSIX signals")
+
+MACHINE = "Linux-CPython-3.11-64bit"
+SHIM = """#!/bin/sh
+if [ "$1" = push ]; then
+  if [ "$SHIM_MODE" = after ]; then "$REAL_GIT" "$@" || exit $?; fi
+  touch "$SHIM_MARK"
+  exec sleep 120
+fi
+exec "$REAL_GIT" "$@"
+"""
+
+
+@pytest.fixture
+def bare(tmp_path):
+    path = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True)
+    return path
+
+
+@pytest.fixture
+def env(tmp_path):
+    """The environment of a runner: its own temporary folder, so what a killed push leaves is seen here."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    return {**os.environ, "TMPDIR": str(scratch)}
+
+
+def _run(storage, number, tag):
+    path = storage / MACHINE / f"{number:04d}_{tag}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"benchmarks": [], "tag": tag, "number": number}))
+    return path
+
+
+def _git(bare, *args):
+    return subprocess.run(["git", "--git-dir", str(bare), *args], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def _effcheck(*argv):
+    return [sys.executable, "-m", "effcheck", *map(str, argv)]
+
+
+def _push_cli(storage, bare, env, branch="runs"):
+    return subprocess.Popen(_effcheck("push", "--storage", storage, "--remote", bare, "--branch", branch),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _scratch_folders(env):
+    return sorted(p for p in os.listdir(env["TMPDIR"]) if p.startswith(PREFIX))
+
+
+def test_runners_pushing_at_once_all_land_on_a_linear_branch(tmp_path, bare, env):
+    runners = [tmp_path / f"runner{i}" for i in range(4)]
+    attempts = []
+    for round_ in range(1, 4):  # each round every runner saved one more run; all push at the same moment
+        for i, storage in enumerate(runners):
+            _run(storage, round_, f"r{i}")  # 0001, 0002... on every runner: numbers clash, contents do not
+        procs = [_push_cli(storage, bare, env) for storage in runners]
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+            assert out.startswith("pushed 1 run(s)"), out
+            attempts.append("on attempt" in out)
+    assert int(_git(bare, "rev-list", "--count", "runs")) == 12  # one commit per push, none lost
+    assert _git(bare, "rev-list", "--merges", "runs") == ""  # appended, never merged or rewritten
+    files = _git(bare, "ls-tree", "-r", "--name-only", "runs").split()
+    assert len(files) == 12 and len({f.rsplit("/", 1)[1] for f in files}) == 12
+    subprocess.run(["git", "--git-dir", str(bare), "fsck", "--strict"], check=True, capture_output=True)
+    assert _scratch_folders(env) == []
+
+
+def _killed_push(tmp_path, bare, env, storage, mode, sig):
+    """A push stopped inside `git push` (mode before: the branch not yet moved; after: moved), by sig."""
+    shim = tmp_path / "shim"
+    shim.mkdir(exist_ok=True)
+    (shim / "git").write_text(SHIM)
+    (shim / "git").chmod(0o755)
+    mark = tmp_path / f"mark-{mode}-{sig}"
+    shimmed = {**env, "PATH": f"{shim}{os.pathsep}{env['PATH']}", "REAL_GIT": shutil.which("git"),
+               "SHIM_MODE": mode, "SHIM_MARK": str(mark)}
+    proc = subprocess.Popen(_effcheck("push", "--storage", storage, "--remote", bare, "--branch", "runs"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=shimmed,
+                            start_new_session=True)
+    for _ in range(1200):  # until git push is reached (at most a minute on a loaded machine)
+        if mark.exists() or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert mark.exists(), proc.communicate()
+    os.killpg(proc.pid, sig)  # the whole group, as Ctrl-C in a terminal or a CI job's cancel does
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out, err
+
+
+@pytest.mark.parametrize("mode", ["before", "after"])
+def test_a_push_killed_midway_leaves_a_valid_branch_and_the_next_push_completes_it(tmp_path, bare, env, mode):
+    storage = tmp_path / "runner"
+    _run(storage, 1, "one")
+    first = push(storage, str(bare), "runs")
+    _run(storage, 2, "two")
+    code, _, _ = _killed_push(tmp_path, bare, env, storage, mode, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    tip = _git(bare, "rev-parse", "runs")
+    if mode == "before":
+        assert tip == first.commit
+    else:  # killed after git moved the branch: the whole push is there
+        assert _git(bare, "rev-parse", "runs~1") == first.commit
+    subprocess.run(["git", "--git-dir", str(bare), "fsck", "--strict"], check=True, capture_output=True)
+    assert len(_scratch_folders(env)) == 1  # a SIGKILL leaves its scratch folder...
+    proc = _push_cli(storage, bare, env)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    if mode == "before":
+        assert out.startswith("pushed 1 run(s)"), out
+    else:
+        assert "nothing pushed" in out, out
+    assert _scratch_folders(env) == []  # ... which the next push removes
+    assert int(_git(bare, "rev-list", "--count", "runs")) == 2
+    assert len(_git(bare, "ls-tree", "-r", "--name-only", "runs").split()) == 2
+
+
+def test_ctrl_c_during_a_push_is_one_line_and_leaves_nothing_behind(tmp_path, bare, env):
+    storage = tmp_path / "runner"
+    _run(storage, 1, "one")
+    code, out, err = _killed_push(tmp_path, bare, env, storage, "before", signal.SIGINT)
+    assert code == 2 and out == ""
+    assert err == ("effcheck: error: push interrupted: runs holds all of this push's runs or none of them (git "
+                   "moves a branch at once); run push again to complete it\n")
+    assert _scratch_folders(env) == []
+    assert subprocess.run(["git", "--git-dir", str(bare), "rev-parse", "--verify", "-q", "runs"]).returncode == 1
+    assert len(push(storage, str(bare), "runs").runs) == 1
+
+
+def test_a_sweep_removes_only_the_folders_whose_owner_is_gone(tmp_path):
+    import fcntl
+
+    dead, alive = tmp_path / f"{PREFIX}dead", tmp_path / f"{PREFIX}alive"
+    for folder in (dead, alive):
+        folder.mkdir()
+        (folder / LOCK_FILE).touch()
+        (folder / "objects").mkdir()
+    other = tmp_path / "someone-elses"
+    other.mkdir()
+    fd = os.open(alive / LOCK_FILE, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a live owner holds it
+        assert sweep(str(tmp_path)) == [str(dead)]
+    finally:
+        os.close(fd)
+    assert not dead.exists() and alive.exists() and other.exists()
+
+
+SUITE = """
+import pytest
+from effcheck import Claim, Measurement
+
+PARAMS = Claim(id="mine/params", statement="19,210 parameters", source="design doc", metric="parameters",
+               unit="params", comparison="==", expected=19210)
+
+
+@pytest.mark.claim(PARAMS)
+def test_params(effcheck):
+    effcheck.check(Measurement(19210, "params", "counted"))
+"""
+
+
+@pytest.fixture
+def template(pytester, tmp_path_factory):
+    """One real saved run of a one-claim project, to clone into runners' storages."""
+    pytester.makepyfile(test_mine=SUITE)
+    storage = tmp_path_factory.mktemp("template")
+    pytester.runpytest(f"--benchmark-storage=file://{storage}", "--benchmark-autosave").assert_outcomes(passed=1)
+    (run,) = list_runs(storage)
+    return json.loads(run.path.read_text())
+
+
+def _clone(template, storage, number, tag, minute):
+    """A real run as another runner saved it at 00:<minute> (its own bytes, so its own hash on the branch)."""
+    data = json.loads(json.dumps(template))
+    data["datetime"] = data["effcheck"]["created"] = f"2026-01-01T00:{minute:02d}:00+00:00"
+    path = storage / MACHINE / f"{number:04d}_{tag}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_runs_prune_removed_from_the_branch_are_not_pushed_back(tmp_path, bare, capsys, template):
+    from effcheck.cli import main as effcheck_main
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for n in range(1, 8):  # 7 runs on a, 1 on b, interleaved in time
+        _clone(template, a, n, "a", 2 * n)
+    _clone(template, b, 1, "b", 3)
+    push(a, str(bare), "runs")
+    push(b, str(bare), "runs")
+    capsys.readouterr()
+    # keep 1 per machine folder; the newest 5 accepted runs hold the claim's baseline pool: 3 runs go
+    assert effcheck_main(["prune", "--keep", "1", "--remote", str(bare), "--branch", "runs"]) == 0
+    assert "removed 3 run(s)" in capsys.readouterr().out
+    kept = [f for f in _git(bare, "ls-tree", "-r", "--name-only", "runs").split() if f.endswith(".json")]
+    assert len(kept) == 5 and not any(f.endswith("0001_b.json") for f in kept)
+    assert len(_git(bare, "show", f"runs:{PRUNED_FILE}").split()) == 3
+    # each runner still holds its runs locally: its next push leaves the pruned ones out, and says so
+    tip = _git(bare, "rev-parse", "runs")
+    assert effcheck_main(["push", "--storage", str(a), "--remote", str(bare), "--branch", "runs"]) == 0
+    assert "2 local run(s) that prune removed from the branch left out; nothing pushed" in capsys.readouterr().out
+    assert effcheck_main(["push", "--storage", str(b), "--remote", str(bare), "--branch", "runs"]) == 0
+    assert "1 local run(s) that prune removed from the branch left out; nothing pushed" in capsys.readouterr().out
+    assert _git(bare, "rev-parse", "runs") == tip
+    _clone(template, a, 8, "a", 30)  # a new run still travels, and the list survives the push
+    assert [r.rsplit("/", 1)[1] for r in push(a, str(bare), "runs").runs] == ["0008_a.json"]
+    assert len(_git(bare, "show", f"runs:{PRUNED_FILE}").split()) == 3
+    # a second prune adds to the list; a fresh pull gets only what the branch holds, and pulls again fine
+    assert effcheck_main(["prune", "--keep", "1", "--remote", str(bare), "--branch", "runs"]) == 0
+    assert len(_git(bare, "show", f"runs:{PRUNED_FILE}").split()) == 4
+    c = tmp_path / "c"
+    assert effcheck_main(["pull", "--storage", str(c), "--remote", str(bare), "--branch", "runs"]) == 0
+    assert sorted(r.path.name for r in list_runs(c)) == [f"{n:04d}_a.json" for n in range(4, 9)]
+
+
+def test_runs_that_share_a_number_are_addressable_after_a_pull(tmp_path, bare, capsys):
+    from effcheck.cli import main as effcheck_main
+
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    run_a, run_b = _run(a, 1, "x_20261207_100000"), _run(b, 1, "x_20261207_110000")
+    push(a, str(bare), "runs")
+    push(b, str(bare), "runs")
+    assert effcheck_main(["pull", "--storage", str(c), "--remote", str(bare), "--branch", "runs"]) == 0
+    capsys.readouterr()
+    assert effcheck_main(["report", "0001", "--storage", str(c)]) == 2
+    err = capsys.readouterr().err
+    assert "run 0001 is ambiguous" in err and err.count("/remote/") == 2  # both named, by their paths
+    for run in (run_a, run_b):
+        effcheck_main(["report", run.stem, "--storage", str(c)])
+        out, err = capsys.readouterr()
+        assert "ambiguous" not in err and "no run" not in err
