@@ -281,8 +281,10 @@ def _pull(root: Path, remote: str, branch: str) -> PullResult:
             digest = content_hash(data)
             if digest in local:
                 continue
-            result.runs.append(_place(root, digest, PurePosixPath(path).parts[2:], data))
-            local[digest] = result.runs[-1]
+            placed = _place(root, digest, PurePosixPath(path).parts[2:], data)
+            if placed is not None:
+                result.runs.append(placed)
+                local[digest] = placed
         present = set(_local_accepted(root))
         new = [line for line in there.accepted if line not in present]
         if new:
@@ -291,8 +293,9 @@ def _pull(root: Path, remote: str, branch: str) -> PullResult:
     return result
 
 
-def _place(root: Path, digest: str, parts: Sequence[str], data: bytes) -> Path:
-    """The run at remote/<hash>/<its path>, created exclusively: an existing file is never replaced."""
+def _place(root: Path, digest: str, parts: Sequence[str], data: bytes) -> Path | None:
+    """The run at remote/<hash>/<its path>, created exclusively: an existing file is never replaced.
+    None: a pull running at the same time into this storage placed the same run first."""
     from effcheck.store import _release, _storage_error, _write_locked_temp
 
     for n in range(1000):
@@ -307,12 +310,21 @@ def _place(root: Path, digest: str, parts: Sequence[str], data: bytes) -> Path:
             os.link(temp.path, target)
             return target
         except FileExistsError:
+            if _same_bytes(target, data):  # two pulls at once each copied every run: 92 runs became 272 files
+                return None
             continue  # a file of another content already has the name: the next folder
         except OSError as exc:
             raise _storage_error(target, exc) from exc
         finally:
             _release(temp)
     raise RemoteError(f"cannot find a free name for {'/'.join(parts)} under {root / PULLED_DIR}")
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def _append(path: Path, lines: Sequence[str]) -> None:

@@ -258,3 +258,36 @@ def test_runs_that_share_a_number_are_addressable_after_a_pull(tmp_path, bare, c
         effcheck_main(["report", run.stem, "--storage", str(c)])
         out, err = capsys.readouterr()
         assert "ambiguous" not in err and "no run" not in err
+
+
+def test_pulls_at_once_into_one_storage_copy_each_run_once(tmp_path, bare):
+    import threading
+
+    from effcheck.remote import _place, pull
+
+    a, c = tmp_path / "a", tmp_path / "c"
+    for n in range(1, 6):
+        _run(a, n, "a")
+    push(a, str(bare), "runs")
+    barrier = threading.Barrier(3)
+    errors = []
+
+    def puller():
+        barrier.wait()
+        try:
+            pull(c, str(bare), "runs")
+        except Exception as exc:  # noqa: BLE001 -- reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=puller) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert sorted(r.path.read_bytes() for r in list_runs(c)) == sorted(r.path.read_bytes() for r in list_runs(a))
+    # the race itself, made certain: the same run placed a second time is found there, not copied beside it
+    run = list_runs(c)[0].path
+    parts = run.relative_to(c).parts
+    assert _place(c, parts[1], parts[2:], run.read_bytes()) is None
+    assert len(list_runs(c)) == 5
