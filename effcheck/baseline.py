@@ -19,6 +19,8 @@ decides *against what*.
   (`ordering_times`): one clock a year ahead cannot freeze the baseline.
 - An accepted change restarts a noisy claim's pool: the samples of the level someone accepted are the
   baseline, not a pool that still holds the level before it.
+- Branches (effcheck.vcs): a run on another branch than the baseline branch or the run's own is never a
+  baseline, so a pull request's runs pushed to the team's history never gate main or another pull request.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from effcheck.env import device_key
 from effcheck.errors import SchemaError
 from effcheck.patterns import id_matches, matcher
 from effcheck.records import ClaimResult, Ledger, Verdict, ledger_header
+from effcheck.vcs import branch_of, may_serve
 
 ANY_MACHINE = "any machine"
 POOL_SIZE = 5  # accepted runs whose samples are pooled for a noisy claim (between-run drift)
@@ -143,6 +146,7 @@ class Entry:
     why_not: str  # empty when eligible
     stored: Stored = field(compare=False, repr=False)
     restarts_pool: bool = False  # an accepted move: a noisy claim's pool holds nothing older
+    branch: str | None = None  # the git branch the run recorded (None: none recorded)
 
     @property
     def order(self) -> tuple[dt.datetime, int, str]:
@@ -212,12 +216,14 @@ def entries_from_facts(run: str, number: int, header: Mapping[str, Any], facts: 
     # run: a history of 1,000 runs holds some 60,000 entries (issue 9).
     created = header.get("ordered_at") or recorded_time(header["created"])
     complete = bool(header["complete"])
+    branch = header["branch"] if "branch" in header else branch_of(header.get("environment"))
     accepts = acceptor((*header["accepted"], *accepted))
     found = []
     for cid, scope, noisy, verdict, status in facts:
         on_purpose = accepts(cid)
         ok, why = _standing(True, verdict, noisy, complete, status, on_purpose)
-        found.append(Entry(run, number, created, cid, scope, ok, why, stored, on_purpose and status in _MOVES))
+        found.append(Entry(run, number, created, cid, scope, ok, why, stored, on_purpose and status in _MOVES,
+                           branch))
     return found
 
 
@@ -309,9 +315,13 @@ class BaselineIndex:
         return {e.run for found in self._by_claim.values() for e in found}
 
     def select(self, claim_id: str, scope: str, pinned: str | None = None,
-               warn: Callable[[str], None] | None = None) -> Selection:
-        """select(), dropping (with a warning) an entry whose stored record turns out malformed."""
+               warn: Callable[[str], None] | None = None, branches: frozenset[str] | None = None) -> Selection:
+        """select(), dropping (with a warning) an entry whose stored record turns out malformed.
+        branches: the branches whose runs may be baselines (vcs.allowed_branches; None: any); a run the
+        user pinned is the baseline whatever its branch."""
         entries = self._by_claim.get(claim_id, [])
+        if pinned is None and branches is not None:
+            entries = [e for e in entries if may_serve(e.branch, branches)]
         while True:
             selection = select(entries, scope, pinned)
             bad = []
@@ -325,9 +335,23 @@ class BaselineIndex:
             if not bad:
                 return selection
             entries = [e for e in entries if e not in bad]
-            self._by_claim[claim_id] = entries
+            self._by_claim[claim_id] = [e for e in self._by_claim[claim_id] if e not in bad]
 
-    def latest_eligible(self, claim_id: str) -> Entry | None:
+    def newest_with_value(self, claim_id: str, value: float, branches: frozenset[str] | None = None) -> Entry | None:
+        """The newest accepted measurement of exactly this value (the run a tracked fact was accepted from, whose
+        environment tells which versions the fact was measured under); None when no saved run holds it."""
+        found = sorted((e for e in self._by_claim.get(claim_id, ()) if e.eligible and may_serve(e.branch, branches)),
+                       key=lambda e: e.order, reverse=True)
+        for entry in found:
+            try:
+                measurement = entry.result.measurement
+            except SchemaError:
+                continue
+            if measurement is not None and measurement.value == value:
+                return entry
+        return None
+
+    def latest_eligible(self, claim_id: str, branches: frozenset[str] | None = None) -> Entry | None:
         """The newest accepted measurement of a claim in any scope (for claims not run this time)."""
-        found = [e for e in self._by_claim.get(claim_id, ()) if e.eligible]
+        found = [e for e in self._by_claim.get(claim_id, ()) if e.eligible and may_serve(e.branch, branches)]
         return max(found, key=lambda e: e.order) if found else None

@@ -28,9 +28,10 @@ from effcheck.baseline import (
 from effcheck.errors import EffcheckError, SchemaError
 from effcheck.records import ledger_header
 from effcheck.store import LEDGER_KEY, Warn, ledger_from_json, list_runs, read_acceptances, read_json, write_json_atomic
+from effcheck.vcs import branch_of
 
 INDEX_FILE = ".effcheck-index.json"
-_INDEX_VERSION = 2  # 2: signatures hold the ctime
+_INDEX_VERSION = 3  # 2: signatures hold the ctime; 3: records hold the run's git branch
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ def _load(root: Path, warn: Warn | None, update_index: bool) -> History:
             try:
                 header, facts = _parse_run(run.path)
                 record = {"signature": signature, "created": header["created"], "complete": header["complete"],
-                          "accepted": list(header["accepted"]), "facts": [f for f in facts if f is not None]}
+                          "accepted": list(header["accepted"]), "facts": [f for f in facts if f is not None],
+                          "branch": branch_of(header["environment"])}
             except EffcheckError as exc:
                 message = str(exc)
                 record = {"signature": signature,
@@ -150,7 +152,7 @@ def _load(root: Path, warn: Warn | None, update_index: bool) -> History:
         if skew and warn is not None:
             warn(skew)
         header = {"created": record["created"], "ordered_at": used, "complete": record["complete"],
-                  "accepted": tuple(record["accepted"])}
+                  "accepted": tuple(record["accepted"]), "branch": record.get("branch")}
         index.add(entries_from_facts(run.name, int(run.number), header, record["facts"],
                                      accepted.get(run.name, ()), _stored_results(run.path)))
         measured[run.name] = {f[0] for f in record["facts"]}
