@@ -157,16 +157,27 @@ def _cmd_accept(args: argparse.Namespace) -> int:
             raise BaselineError(f"{pattern!r} matches no claim measured in {path.name}; "
                                 f"`effcheck report {path.stem.split('_', 1)[0]}` lists them")
     chosen = sorted(cid for cid in measured if any(id_matches(cid, p) for p in patterns))
+    from effcheck.accepted_facts import facts_path, to_accept
+    from effcheck.facts_file import accept_facts, describe_changes
+
+    target = facts_path(args.facts, ".")
+    if args.facts is None and target is not None and not target.exists():
+        target = None  # the CLI cannot read pytest's ini: it rewrites a facts file the project keeps, or one named
+    found = to_accept(ledger.results, ledger.environment, patterns) if target is not None else []
+    changes = accept_facts(target, found) if target is not None and found else []
     where = record_acceptance(args.storage, path.stem, patterns)
     print(f"accepted {len(chosen)} claim(s) of {path.name} as baselines (recorded in {where}):")
     from effcheck.history import load_history
 
     index = load_history(args.storage).index  # its bad files were named once above, when the run was resolved
+    in_file = {f.claim_id for f in found}  # the facts file is their baseline now, whatever the history holds
     for cid in chosen:
         newest = index.latest_eligible(cid)  # a claim's baseline is its newest accepted measurement
         newer = f" (run {newest.run} is newer and accepted: it stays the baseline)" if (
-            newest is not None and newest.run != path.stem) else ""
+            newest is not None and newest.run != path.stem and cid not in in_file) else ""
         print(f"  {cid}{newer}")
+    if changes and target is not None:
+        print(describe_changes(target, changes).removeprefix("effcheck: "))
     return 0
 
 
@@ -258,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="accept a saved run's measurements as baselines (all claims, or those named)")
     p.add_argument("run", help=runs_help)
     p.add_argument("claims", nargs="*", metavar="CLAIM", help="claim ids or patterns (default: every claim)")
+    p.add_argument("--facts", default=None, metavar="PATH",
+                   help="the tracked facts file whose lines the run's accepted architecture facts rewrite "
+                   "(default effcheck-facts.txt in the current folder, when it exists; none: the history only)")
     p.set_defaults(func=_cmd_accept)
 
     from effcheck.bisect.command import add_arguments as add_bisect_arguments

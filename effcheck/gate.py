@@ -256,6 +256,11 @@ def compare_results(current: ClaimResult, baseline: ClaimResult | None, policy: 
                  history if baseline is not None else 0, accepted, scope, environment_change)
 
 
+def baseline_words(baseline: str) -> str:
+    """'baseline run 0003_x', or the tracked facts file ('effcheck-facts.txt') a fact was compared with."""
+    return baseline if baseline.endswith(".txt") else f"baseline run {baseline or '-'}"
+
+
 def _short(run: str) -> str:
     return run.split("_", 1)[0] if run else "-"
 
@@ -306,7 +311,7 @@ def _compare(current: ClaimResult, baseline: ClaimResult | None, policy: GatePol
     was, now = fmt_pair(b, c)
     resolved = f"; resolution {fmt_pair(claim.resolution, c)[0]} {cm.unit}" if claim.resolution else ""
     message = (
-        f"{cid}: {status.value}: {claim.metric} was {was} {cm.unit} in baseline run {baseline_run or '-'}, "
+        f"{cid}: {status.value}: {claim.metric} was {was} {cm.unit} in {baseline_words(baseline_run)}, "
         f"now {now} {cm.unit} ({change_words(b, c, change)}); tolerance {fmt_percent(tol)} ({kind}, "
         f"{claim.better} is better){stat}{resolved}"
     )

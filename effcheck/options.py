@@ -60,7 +60,21 @@ SESSION_OPTIONS: dict[str, dict[str, Any]] = {
         "default": [],
         "metavar": "PATTERN",
         "help": "accept this run's changes as the new baselines: all claims, or those whose id matches "
-        "PATTERN (repeatable); the changes are reported, not failed",
+        "PATTERN (repeatable); the changes are reported, not failed; accepted architecture facts are "
+        "written to the facts file",
+    },
+    "facts": {
+        "default": None,
+        "metavar": "PATH",
+        "help": "the tracked file of accepted architecture facts (parameters, MACs, bytes, counts), gated "
+        "against before the history: default effcheck-facts.txt in pytest's rootdir; none: no file",
+    },
+    "baseline-branch": {
+        "default": None,
+        "metavar": "BRANCH",
+        "help": "git branch(es) whose saved runs are baselines for every branch (comma-separated; * for any "
+        "branch); a run's own branch always serves. Default: the branch a pull request merges into "
+        "(GITHUB_BASE_REF), else origin's default branch, else main and master",
     },
 }
 
@@ -85,6 +99,8 @@ class Options:
     compare: bool = False  # gate against a baseline in this session
     weights: str | None = None
     autosave: bool = True
+    facts: str | None = None  # as given: effcheck.accepted_facts.facts_path resolves it
+    baseline_branch: str | None = None
 
 
 def dest(name: str) -> str:
@@ -179,6 +195,8 @@ def read_options(config: Any) -> Options:
         compare=compare,
         weights=get("weights"),
         autosave=bool(get("autosave")),
+        facts=get("facts"),
+        baseline_branch=get("baseline-branch"),
     )
 
 

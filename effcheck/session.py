@@ -14,8 +14,9 @@ from typing import Any, cast
 
 import pytest
 
+from effcheck.baseline_sources import BaselineSources
 from effcheck.errors import EffcheckError
-from effcheck.gate import Delta, Status, compare_results
+from effcheck.gate import Delta, Status
 from effcheck.options import Options, storage_dir
 from effcheck.plan import RunPlan
 from effcheck.records import Claim, ClaimResult, Ledger, Verdict
@@ -61,6 +62,8 @@ class EffcheckSession:
         self._lock_path: str | None = None
         self._ran_alone: set[str] = set()
         self.timings: dict[str, dict[str, Any]] = {}  # pytest-benchmark stats that xdist workers reported
+        self.sources = BaselineSources(options.facts, options.baseline_branch, config.rootpath)
+        self.facts_changes: list[Any] = []  # facts_file.FactChange: lines this run's acceptance wrote
         self._created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
         # Why this run cannot check claims (a named run that is missing, storage effcheck cannot use): said
         # only once a claim is collected, so a project without claims runs as with pytest-benchmark alone.
@@ -96,6 +99,8 @@ class EffcheckSession:
         and reads baselines from, and a run named to --benchmark-compare (pytest-benchmark alone warns and runs)."""
         from effcheck import preflight
 
+        if self.options.gate.accept or self.plan.gated:
+            self.sources.facts()  # a facts file that does not parse: said before the tests, never rewritten
         if not (self.plan.saves or self.plan.gated):
             return
         storage = storage_dir(self.config)  # file storage only
@@ -144,26 +149,11 @@ class EffcheckSession:
         """The result against its claim's baseline (None when neither gating nor recording)."""
         if not (self.options.compare or record_only):
             return None
-        from effcheck.baseline import scope_of
-        from effcheck.env import software_diff
-
         try:
-            history = self.history()
+            return self.sources.compare(result, self.environment(), self.history().index, self.pinned,
+                                        self.options.gate, self.warnings.append)
         except EffcheckError as exc:
             raise pytest.UsageError(str(exc)) from None
-        scope = scope_of(result, self.environment())
-        selection = history.index.select(result.claim.id, scope, self.pinned, self.warnings.append)
-        chosen = selection.baseline
-        if chosen is None:
-            why = f"no baseline on {scope}: {selection.note}" if not self.pinned else selection.note
-            if self.options.gate.require_baseline:
-                why += ": rerun without --effcheck-require-baseline once to save it, or accept a run"
-            delta = compare_results(result, None, self.options.gate, self.pinned or "", scope=scope, why_none=why)
-        else:
-            delta = compare_results(result, chosen.result, self.options.gate, chosen.run,
-                                    selection.pooled_samples() if result.claim.noisy else (), selection.history,
-                                    software_diff(chosen.environment, self.environment()), scope)
-        return delta
 
     def baselines_held(self, claims: list[Claim]) -> str:
         """Which of these claims have an accepted baseline in some scope, said as 'X has baseline run N'."""
@@ -171,7 +161,8 @@ class EffcheckSession:
             index = self.history().index
         except pytest.UsageError:
             return ""
-        held = [(c.id, entry.run) for c in claims if (entry := index.latest_eligible(c.id)) is not None]
+        branches = self.sources.branches(self.environment())
+        held = [(c.id, entry.run) for c in claims if (entry := index.latest_eligible(c.id, branches)) is not None]
         return "; ".join(f"{cid} has baseline run {run.split('_', 1)[0]}" for cid, run in held)
 
     def baseline_summary(self) -> str:
@@ -264,6 +255,9 @@ class EffcheckSession:
             except (EffcheckError, ImportError):
                 device = "cpu"
             self._env = environment(device)
+            from effcheck.vcs import git_state
+
+            self._env["git"] = git_state(self.config.rootpath).to_dict()  # branch-aware baselines
         return self._env
 
     def hardware_key(self) -> str:
@@ -321,6 +315,10 @@ class EffcheckSession:
                 f"effcheck: {len(self._ran_alone)} timed test(s) ran alone under pytest-xdist "
                 "(an exclusive lock held the other workers' tests back while they measured)"
             )
+        if self.facts_changes and self.sources.path is not None:
+            from effcheck.facts_file import describe_changes
+
+            terminalreporter.write_line(describe_changes(self.sources.path, self.facts_changes))
         for path in filter(None, (self.saved_path, self.options.json)):
             terminalreporter.write_line(f"effcheck: claims saved to {path}")
         if self.save_error:
@@ -352,6 +350,8 @@ class EffcheckSession:
         from effcheck.store import write_json_atomic
 
         try:
+            if self.options.gate.accept and self._completed() and not self.refused and self.results:
+                self.facts_changes = self.sources.accept(self.results, self.environment(), self.options.gate.accept)
             if self.options.json:  # written even when no claim ran: the file the user asked for exists
                 write_json_atomic(self.options.json, self.ledger().to_dict())
         except EffcheckError as exc:

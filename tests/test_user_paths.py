@@ -184,6 +184,7 @@ def test_a_library_whose_import_raises_is_an_error_and_a_missing_one_fails_a_clo
 
 
 def test_a_run_recorded_a_year_ahead_does_not_freeze_the_baseline(project):
+    project.makeini("[pytest]\neffcheck_facts = none\n")  # the history's order, not the tracked facts file
     project.runpytest().assert_outcomes(passed=4)
     (first,) = _runs(project)
     data = json.loads(first.read_text())
@@ -210,6 +211,7 @@ def test_accepting_a_timed_slowdown_sticks(project):
 
 
 def test_accepting_an_old_run_says_which_newer_run_stays_the_baseline(project, capsys):
+    project.makeini("[pytest]\neffcheck_facts = none\n")  # the history's order, not the tracked facts file
     project.runpytest().assert_outcomes(passed=4)
     _set(project, bytes=5)
     project.runpytest("--effcheck-accept=fam/bytes").assert_outcomes(passed=4)

@@ -1,0 +1,83 @@
+"""Where one session's baselines come from besides its pinned run: the tracked facts file and the branches
+whose saved runs may serve (effcheck.accepted_facts, effcheck.vcs). Read once per process, on first use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from effcheck.accepted_facts import baseline_result, facts_path, is_fact, to_accept
+from effcheck.baseline import BaselineIndex
+from effcheck.facts_file import FactChange, FactsFile, accept_facts, read_facts
+from effcheck.gate import Delta, GatePolicy, compare_results
+from effcheck.records import ClaimResult
+
+_UNREAD = object()
+
+
+class BaselineSources:
+    def __init__(self, facts_option: str | None, branch_option: str | None, rootdir: Path) -> None:
+        self.path = facts_path(facts_option, rootdir)
+        self._branch_option = branch_option
+        self._rootdir = rootdir
+        self._facts: Any = _UNREAD
+        self._branches: Any = _UNREAD
+
+    def facts(self) -> FactsFile | None:
+        """The project's accepted facts (None: no file); BaselineError for a file that does not parse."""
+        if self._facts is _UNREAD:
+            self._facts = read_facts(self.path) if self.path is not None else None
+        return self._facts  # type: ignore[no-any-return]
+
+    def branches(self, environment: Mapping[str, Any]) -> frozenset[str] | None:
+        """The branches whose runs may be this run's baselines (None: any)."""
+        if self._branches is _UNREAD:
+            from effcheck.vcs import allowed_branches, baseline_branches, branch_of
+
+            self._branches = allowed_branches(branch_of(environment),
+                                              baseline_branches(self._branch_option, self._rootdir))
+        return self._branches  # type: ignore[no-any-return]
+
+    def compare(self, result: ClaimResult, environment: Mapping[str, Any], index: BaselineIndex,
+                pinned: str | None, policy: GatePolicy, warn: Callable[[str], None]) -> Delta:
+        """The result against its baseline: the run the user pinned, else the facts file's line for a fact,
+        else the newest accepted measurement in its scope from a branch that may serve."""
+        from effcheck.baseline import scope_of
+        from effcheck.env import software_diff
+
+        scope = scope_of(result, environment)
+        if pinned is None and (facts := self.facts()) is not None and is_fact(result, environment):
+            base = baseline_result(facts, result)
+            if base is not None:
+                assert base.measurement is not None
+                # the run the line was accepted from says which versions the fact was measured under
+                source = index.newest_with_value(result.claim.id, base.measurement.value, self.branches(environment))
+                change = software_diff(source.environment, environment) if source is not None else ""
+                return compare_results(result, base, policy, facts.label, environment_change=change, scope=scope)
+        selection = index.select(result.claim.id, scope, pinned, warn, self.branches(environment))
+        chosen = selection.baseline
+        if chosen is None:
+            why = selection.note if pinned else f"no baseline on {scope}: {selection.note}" + self.missing_note(
+                result, environment)
+            if policy.require_baseline:
+                why += ": rerun without --effcheck-require-baseline once to save it, or accept a run"
+            return compare_results(result, None, policy, pinned or "", scope=scope, why_none=why)
+        return compare_results(result, chosen.result, policy, chosen.run,
+                               selection.pooled_samples() if result.claim.noisy else (), selection.history,
+                               software_diff(chosen.environment, environment), scope)
+
+    def missing_note(self, result: ClaimResult, environment: Mapping[str, Any]) -> str:
+        """Said beside 'no baseline' for a fact the file does not list."""
+        facts = self.facts()
+        if facts is None or not is_fact(result, environment):
+            return ""
+        return f"; not in {facts.label} (accept it with --effcheck-accept={result.claim.id})"
+
+    def accept(self, results: Iterable[ClaimResult], environment: Mapping[str, Any],
+               patterns: Iterable[str]) -> list[FactChange]:
+        """Write the accepted facts' lines; the changes (none when facts are not kept in a file)."""
+        if self.path is None:
+            return []
+        found = to_accept(results, environment, patterns)
+        return accept_facts(self.path, found) if found else []
