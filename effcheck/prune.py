@@ -55,7 +55,10 @@ def plan(storage: str | os.PathLike[str], keep: int, warn: Warn | None = None) -
     for claim_id in index.claim_ids():
         for scope in scopes.get(claim_id, ()):
             selection = index.select(claim_id, scope, warn=warn)
-            protected.update(e.run for e in (selection.baseline, *selection.pool) if e is not None)
+            base = selection.baseline
+            # only a noisy claim's gate reads the pool: for an exact one, `--keep 1` kept 5 runs in the trial
+            pooled = selection.pool if base is not None and base.result.claim.noisy else ()
+            protected.update(e.run for e in (base, *pooled) if e is not None)
         newest = index.latest_eligible(claim_id)
         if newest is not None:
             protected.add(newest.run)

@@ -218,28 +218,28 @@ def test_runs_prune_removed_from_the_branch_are_not_pushed_back(tmp_path, bare, 
     push(a, str(bare), "runs")
     push(b, str(bare), "runs")
     capsys.readouterr()
-    # keep 1 per machine folder; the newest 5 accepted runs hold the claim's baseline pool: 3 runs go
+    # keep 1 per machine folder, the newest (it holds the exact claim's baseline; no pool): 7 runs go
     assert effcheck_main(["prune", "--keep", "1", "--remote", str(bare), "--branch", "runs"]) == 0
-    assert "removed 3 run(s)" in capsys.readouterr().out
+    assert "removed 7 run(s)" in capsys.readouterr().out
     kept = [f for f in _git(bare, "ls-tree", "-r", "--name-only", "runs").split() if f.endswith(".json")]
-    assert len(kept) == 5 and not any(f.endswith("0001_b.json") for f in kept)
-    assert len(_git(bare, "show", f"runs:{PRUNED_FILE}").split()) == 3
+    assert [f.rsplit("/", 1)[1] for f in kept] == ["0007_a.json"]
+    assert len(_git(bare, "show", f"runs:{PRUNED_FILE}").split()) == 7
     # each runner still holds its runs locally: its next push leaves the pruned ones out, and says so
     tip = _git(bare, "rev-parse", "runs")
     assert effcheck_main(["push", "--storage", str(a), "--remote", str(bare), "--branch", "runs"]) == 0
-    assert "2 local run(s) that prune removed from the branch left out; nothing pushed" in capsys.readouterr().out
+    assert "6 local run(s) that prune removed from the branch left out; nothing pushed" in capsys.readouterr().out
     assert effcheck_main(["push", "--storage", str(b), "--remote", str(bare), "--branch", "runs"]) == 0
     assert "1 local run(s) that prune removed from the branch left out; nothing pushed" in capsys.readouterr().out
     assert _git(bare, "rev-parse", "runs") == tip
     _clone(template, a, 8, "a", 30)  # a new run still travels, and the list survives the push
     assert [r.rsplit("/", 1)[1] for r in push(a, str(bare), "runs").runs] == ["0008_a.json"]
-    assert len(_git(bare, "show", f"runs:{PRUNED_FILE}").split()) == 3
-    # a second prune adds to the list; a fresh pull gets only what the branch holds, and pulls again fine
+    assert len(_git(bare, "show", f"runs:{PRUNED_FILE}").split()) == 7
+    # a second prune adds to the list; a fresh pull gets only what the branch holds
     assert effcheck_main(["prune", "--keep", "1", "--remote", str(bare), "--branch", "runs"]) == 0
-    assert len(_git(bare, "show", f"runs:{PRUNED_FILE}").split()) == 4
+    assert len(_git(bare, "show", f"runs:{PRUNED_FILE}").split()) == 8
     c = tmp_path / "c"
     assert effcheck_main(["pull", "--storage", str(c), "--remote", str(bare), "--branch", "runs"]) == 0
-    assert sorted(r.path.name for r in list_runs(c)) == [f"{n:04d}_a.json" for n in range(4, 9)]
+    assert [r.path.name for r in list_runs(c)] == ["0008_a.json"]
 
 
 def test_runs_that_share_a_number_are_addressable_after_a_pull(tmp_path, bare, capsys):
