@@ -44,6 +44,7 @@ class BaselineSources:
         """The result against its baseline: the run the user pinned, else the facts file's line for a fact,
         else the newest accepted measurement in its scope from a branch that may serve."""
         from effcheck.baseline import scope_of
+        from effcheck.checks import verdict_label
         from effcheck.env import software_diff
 
         scope = scope_of(result, environment)
@@ -54,7 +55,9 @@ class BaselineSources:
                 # the run the line was accepted from says which versions the fact was measured under
                 source = index.newest_with_value(result.claim.id, base.measurement.value, self.branches(environment))
                 change = software_diff(source.environment, environment) if source is not None else ""
-                return compare_results(result, base, policy, facts.label, environment_change=change, scope=scope)
+                verdict = verdict_label(source.result) if source is not None else ""  # the file holds values only
+                return compare_results(result, base, policy, facts.label, environment_change=change, scope=scope,
+                                       baseline_verdict=verdict)
         selection = index.select(result.claim.id, scope, pinned, warn, self.branches(environment))
         chosen = selection.baseline
         if chosen is None:

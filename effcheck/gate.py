@@ -153,6 +153,7 @@ class Delta:
     accepted: bool = False  # this run accepts the change (--effcheck-accept): reported, never failing
     scope: str = ""
     environment_change: str = ""  # software versions that differ from the baseline's
+    verdict_flip: str = ""  # 'PASS -> FINDING': the verdict differs from the baseline's (a change, moved or not)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -202,7 +203,7 @@ class Delta:
             history = known.get("history", 0)
             if isinstance(history, bool) or not isinstance(history, int):
                 raise TypeError(f"history must be an integer, got {history!r}")
-            for name in ("claim_id", "message", "baseline_run", "unit", "scope", "environment_change"):
+            for name in ("claim_id", "message", "baseline_run", "unit", "scope", "environment_change", "verdict_flip"):
                 if not isinstance(known.get(name, ""), str):
                     raise TypeError(f"{name} must be a string")
             return cls(**known)
@@ -232,9 +233,14 @@ def _p_worse(direction: str, current: tuple[float, ...], baseline: tuple[float, 
 
 def compare_results(current: ClaimResult, baseline: ClaimResult | None, policy: GatePolicy,
                     baseline_run: str = "", pooled: tuple[float, ...] = (), history: int = 1,
-                    environment_change: str = "", scope: str = "", why_none: str = "") -> Delta:
+                    environment_change: str = "", scope: str = "", why_none: str = "",
+                    baseline_verdict: str | None = None) -> Delta:
     """pooled: the baseline's time samples over several accepted runs (else the baseline run's own);
-    history: accepted runs in the claim's scope; environment_change: the software diff to the baseline."""
+    history: accepted runs in the claim's scope; environment_change: the software diff to the baseline;
+    baseline_verdict: the verdict label the baseline was judged with (default: the baseline record's own;
+    '' when unknown, as for a line of the facts file no saved run holds)."""
+    from effcheck.checks import verdict_label
+
     delta = _compare(current, baseline, policy, baseline_run, pooled, why_none)
     noisy = current.claim.noisy
     accepted = policy.accepts(current.claim.id) and delta.status in (
@@ -244,6 +250,13 @@ def compare_results(current: ClaimResult, baseline: ClaimResult | None, policy: 
         message += "; accepted by this run (--effcheck-accept)"
     if environment_change and baseline is not None:
         message += f"; environment changed since baseline {_short(baseline_run)}: {environment_change}"
+    before = baseline_verdict if baseline_verdict is not None or baseline is None else verdict_label(baseline)
+    flip = ""
+    if before and current.measurement is not None and delta.status is not Status.NOT_COMPARED:
+        now = verdict_label(current)
+        flip = f"{before} -> {now}" if now != before else ""
+    if flip:
+        message += f"; verdict {flip}"
     moved = delta.status in (Status.REGRESSION, Status.IMPROVEMENT)
     if moved and noisy and history < policy.min_history and not accepted:
         if policy.require_baseline:
@@ -253,7 +266,7 @@ def compare_results(current: ClaimResult, baseline: ClaimResult | None, policy: 
                         "until the between-run drift is known)")
     return Delta(delta.claim_id, delta.status, message, delta.baseline_run, delta.baseline_value,
                  delta.current_value, delta.unit, delta.change, delta.tolerance, delta.p_value, noisy,
-                 history if baseline is not None else 0, accepted, scope, environment_change)
+                 history if baseline is not None else 0, accepted, scope, environment_change, flip)
 
 
 def baseline_words(baseline: str) -> str:

@@ -100,13 +100,15 @@ def gate_table(deltas: Iterable[Delta], policy: GatePolicy) -> str:
         return "gate: nothing to compare"
     lines = []
     for d in deltas:
-        if d.status is Status.UNCHANGED:
+        if d.status is Status.UNCHANGED and not d.verdict_flip:
             continue
         mark = "FAIL " if d.failing(policy) else "     "
         lines.append(f"{mark}{d.message}")
     counts = Counter(d.status.value for d in deltas)
     failing = sum(d.failing(policy) for d in deltas)
-    lines.append("gate: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"; {failing} failing")
+    flips = sum(bool(d.verdict_flip) for d in deltas)
+    said = f"; {flips} verdict(s) flipped" if flips else ""
+    lines.append("gate: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"{said}; {failing} failing")
     return "\n".join(lines)
 
 
@@ -114,6 +116,7 @@ def markdown_gate(deltas: Iterable[Delta], policy: GatePolicy) -> str:
     out = ["| claim | status | baseline | now | change | tolerance | p |", "|---|---|---|---|---|---|---|"]
     for d in deltas:
         status = f"**{d.status.value}**" if d.failing(policy) else d.status.value
+        status += f" (verdict {d.verdict_flip})" if d.verdict_flip else ""
         was, now = fmt_pair(d.baseline_value, d.current_value)
         p = "-" if d.p_value is None else f"{d.p_value:.3g}"
         out.append(f"| `{d.claim_id}` | {status} | {was} | {now} {d.unit} | {d.change_text()} "
@@ -135,7 +138,9 @@ def headline(results: Iterable[ClaimResult], deltas: Iterable[Delta], env_change
         moved = [f"{counts[s]} {s.value}{'s' if counts[s] != 1 and s in _COUNTABLE else ''}"
                  for s in (Status.REGRESSION, Status.IMPROVEMENT, Status.CHANGED, Status.NEW, Status.MISSING)
                  if counts[s]]
-        text = ", ".join([*moved, f"{counts[Status.UNCHANGED]} unchanged"])
+        flips = sum(bool(d.verdict_flip) for d in deltas)
+        text = ", ".join([*moved, f"{counts[Status.UNCHANGED]} unchanged"]) + (
+            f" ({flips} verdict{'s' if flips != 1 else ''} flipped)" if flips else "")
     else:
         text = "not gated (no baseline comparison in this run)"
     failing = sum(r.verdict in (Verdict.FAIL, Verdict.ERROR) for r in results)
@@ -152,7 +157,7 @@ def pr_markdown(results: Iterable[ClaimResult], deltas: Iterable[Delta], policy:
     results = sorted(results, key=lambda r: r.claim.id)
     deltas = list(deltas)
     out = [f"### {title}", "", headline(results, deltas, env_changes), ""]
-    moved = [d for d in deltas if d.status in _MOVED]
+    moved = [d for d in deltas if d.status in _MOVED or d.verdict_flip]  # a flip is a change, moved or not
     failing_ids = {r.claim.id for r in results if r.verdict in (Verdict.FAIL, Verdict.ERROR)}
     moved_ids = {d.claim_id for d in moved}
     if moved:

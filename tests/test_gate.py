@@ -252,3 +252,17 @@ def test_a_resolution_must_be_positive():
     with pytest.raises(ValueError, match="resolution must be > 0"):
         Claim(id="fam/err", statement="s", source="src", metric="error", unit="rel", comparison="<=",
               expected=1e-5, resolution=0.0)
+
+
+def test_a_verdict_that_flips_is_a_change_even_when_the_value_stayed_within_tolerance():
+    claim = _claim(tolerance=0.5)
+    before = ClaimResult(claim, Verdict.PASS, "", Measurement(10.0, "x", "counted"))
+    after = ClaimResult(claim, Verdict.FAIL, "", Measurement(10.5, "x", "counted"))
+    delta = compare_results(after, before, GatePolicy(), "0001_a")
+    assert delta.status is Status.CHANGED and delta.verdict_flip == "PASS -> FAIL"
+    assert delta.message.endswith("; verdict PASS -> FAIL")
+    assert Delta.from_dict(json.loads(json.dumps(delta.to_dict()))) == delta
+    same = compare_results(before, before, GatePolicy(), "0001_a")
+    assert same.verdict_flip == "" and "verdict" not in same.message
+    unknown = compare_results(after, before, GatePolicy(), "facts.txt", baseline_verdict="")
+    assert unknown.verdict_flip == ""  # a facts-file line no saved run holds: its verdict is unknown

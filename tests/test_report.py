@@ -59,3 +59,11 @@ def test_report_markdown_of_a_saved_gated_run(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("### effcheck: run 0004 on `k`")
     assert "1 regression, 1 improvement, 2 unchanged" in out and "environment: torch 2.13.0 -> 2.14.1" in out
+
+
+def test_a_flipped_verdict_is_reported_as_a_change_not_nothing_changed():
+    flipped = Delta("fam/a", Status.UNCHANGED, "fam/a: unchanged; verdict PASS -> FINDING", "0001_x", 1.0, 1.0, "x",
+                    0.0, verdict_flip="PASS -> FINDING")
+    text = pr_markdown([_result("fam/a", 1.0)], [flipped], GatePolicy(), title="t")
+    assert "Nothing changed" not in text
+    assert "unchanged (verdict PASS -> FINDING)" in text and "(1 verdict flipped)" in headline([], [flipped])
