@@ -104,7 +104,7 @@ def prune_remote(remote: str, branch: str, keep: int, dry_run: bool, say: Callab
     import random
     import time
 
-    from effcheck.remote import _fetch_tip, _Git, _last_line, _read_tip, _url, interrupted
+    from effcheck.remote import STUCK_ATTEMPTS, _fetch_tip, _Git, _read_tip, _refusal, _url, interrupted
     from effcheck.remote_scratch import scratch as scratch_folder
     from effcheck.store import ACCEPTED_FILE
 
@@ -113,11 +113,15 @@ def prune_remote(remote: str, branch: str, keep: int, dry_run: bool, say: Callab
                                                   "(git moves a branch at once); run prune again"):
         os.mkdir(os.path.join(scratch, "git"))
         git = _Git(os.path.join(scratch, "git"))
-        last = ""
+        last, refused_on, stuck = "", None, 0
         for _ in range(attempts):
             tip = _fetch_tip(git, url, branch)
             if tip is None:
                 raise RemoteError(f"the remote {url} has no branch {branch!r}")
+            stuck = stuck + 1 if tip == refused_on else 0
+            if stuck >= STUCK_ATTEMPTS:  # refused while nobody else landed (a hook, a permission): say why
+                raise RemoteError(f"prune of {branch} on {url} was refused ({last}) while no other push landed; "
+                                  "nothing was changed on the branch")
             there = _read_tip(git, tip)
             copy = Path(scratch) / f"storage-{tip}"
             for path, blob in there.runs.values():  # runs/<hash>/... as the branch has it
@@ -147,7 +151,7 @@ def prune_remote(remote: str, branch: str, keep: int, dry_run: bool, say: Callab
             if pushed.returncode == 0:
                 result.commit = commit
                 break
-            last = _last_line(pushed.stderr)
+            last, refused_on = _refusal(pushed.stderr), tip
             time.sleep(random.uniform(0.05, 0.2))
         else:
             raise RemoteError(f"prune of {branch} on {url} was refused {attempts} times (last: {last}); "

@@ -44,7 +44,8 @@ RUNS_DIR = "runs"
 PRUNED_FILE = "effcheck-pruned.txt"
 PULLED_DIR = "remote"
 HASH_DIGITS = 16
-PUSH_ATTEMPTS = 8
+PUSH_ATTEMPTS = 40  # rejections while other pushes land: 24 runners at once once needed more than 8
+STUCK_ATTEMPTS = 3  # rejections with no other push landing: a hook or a permission, not a race
 _TIP_REF = "refs/effcheck/tip"
 _GIT_ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_NAMESPACE",
                  "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX")
@@ -105,6 +106,13 @@ def interrupted(message: str) -> Iterator[None]:
 def _last_line(stderr: bytes) -> str:
     lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     return next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[-1] if lines else "no message")
+
+
+def _refusal(stderr: bytes) -> str:
+    """git push's reason (the '! [rejected] ... (fetch first)' or a hook's words), not its closing line."""
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    said = [ln for ln in lines if not ln.startswith(("error: failed to push some refs", "To "))]
+    return "; ".join(said[-3:]) if said else _last_line(stderr)
 
 
 def _fetch_tip(git: _Git, url: str, branch: str) -> str | None:
@@ -211,9 +219,13 @@ def _push(root: Path, remote: str, branch: str, attempts: int) -> PushResult:
     local_accepted = _local_accepted(root)
     with scratch() as folder:
         git = _Git(folder)
-        last = ""
+        last, refused_on, stuck = "", None, 0  # refused_on: the tip a refused push was built on
         for attempt in range(1, attempts + 1):
             tip = _fetch_tip(git, url, branch)
+            stuck = stuck + 1 if attempt > 1 and tip == refused_on else 0
+            if stuck >= STUCK_ATTEMPTS:  # refused while nobody else landed: retrying cannot help
+                raise RemoteError(f"push to {branch} of {url} was refused ({last}) while no other push landed; "
+                                  "nothing was changed on the branch")
             there = _read_tip(git, tip)
             missing = {h: p for h, p in local.items() if h not in there.runs and h not in there.pruned}
             lines = _union(there.accepted, local_accepted)
@@ -227,8 +239,8 @@ def _push(root: Path, remote: str, branch: str, attempts: int) -> PushResult:
             if pushed.returncode == 0:
                 result.commit = commit
                 return result
-            last = _last_line(pushed.stderr)
-            time.sleep(random.uniform(0.05, 0.2) * attempt)  # another runner landed first: rebuild on its tip
+            last, refused_on = _refusal(pushed.stderr), tip
+            time.sleep(random.uniform(0.05, 0.2) * min(attempt, 10))  # another runner landed first: rebuild on its tip
         raise RemoteError(f"push to {branch} of {url} was refused {attempts} times (last: {last}); "
                           "nothing was changed on the branch; run push again")
 

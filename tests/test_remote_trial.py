@@ -291,3 +291,65 @@ def test_pulls_at_once_into_one_storage_copy_each_run_once(tmp_path, bare):
     parts = run.relative_to(c).parts
     assert _place(c, parts[1], parts[2:], run.read_bytes()) is None
     assert len(list_runs(c)) == 5
+
+
+def test_sixteen_pushes_at_once_all_land(tmp_path, bare):
+    import threading
+
+    storages = [tmp_path / f"s{i}" for i in range(16)]  # 24 at once once needed more than 8 attempts
+    for i, storage in enumerate(storages):
+        _run(storage, 1, f"runner{i}")
+    barrier = threading.Barrier(len(storages))
+    results, errors = [], []
+
+    def racer(storage):
+        barrier.wait()
+        try:
+            results.append(push(storage, str(bare), "runs"))
+        except Exception as exc:  # noqa: BLE001 -- reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=racer, args=(s,)) for s in storages]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not errors and all(r.commit for r in results)
+    assert int(_git(bare, "rev-list", "--count", "runs")) == 16 and _git(bare, "rev-list", "--merges", "runs") == ""
+
+
+def _refusing_hook(bare, tmp_path):
+    calls = tmp_path / "calls"
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\necho x >> {calls}\necho 'branch runs is protected' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    return calls
+
+
+def test_a_push_the_remote_refuses_fails_at_once_with_its_reason(tmp_path, bare, capsys):
+    from effcheck.cli import main as effcheck_main
+
+    storage = tmp_path / "runner"
+    _run(storage, 1, "one")
+    push(storage, str(bare), "runs")
+    _run(storage, 2, "two")
+    calls = _refusing_hook(bare, tmp_path)
+    assert effcheck_main(["push", "--storage", str(storage), "--remote", str(bare), "--branch", "runs"]) == 2
+    err = capsys.readouterr().err
+    assert len(calls.read_text().split()) == 3  # three refusals on an unmoved tip, not forty: retrying cannot help
+    assert err.count("\n") == 1 and "branch runs is protected" in err and "while no other push landed" in err, err
+
+
+def test_a_prune_the_remote_refuses_fails_at_once_with_its_reason(tmp_path, bare, capsys, template):
+    from effcheck.cli import main as effcheck_main
+
+    storage = tmp_path / "runner"
+    for n in (1, 2, 3):
+        _clone(template, storage, n, "a", n)
+    push(storage, str(bare), "runs")
+    tip = _git(bare, "rev-parse", "runs")
+    calls = _refusing_hook(bare, tmp_path)
+    assert effcheck_main(["prune", "--keep", "1", "--remote", str(bare), "--branch", "runs"]) == 2
+    err = capsys.readouterr().err
+    assert len(calls.read_text().split()) == 3 and _git(bare, "rev-parse", "runs") == tip
+    assert err.count("\n") == 1 and "branch runs is protected" in err and "while no other push landed" in err, err
