@@ -286,9 +286,11 @@ def resolve_run(spec: str, storage: str | os.PathLike[str], warn: Warn | None = 
         if len(found) > 1:
             raise BaselineError(f"run {number} is ambiguous in {storage}: {', '.join(map(str, found))}; give a path")
     else:
-        found = [r.path for r in runs if r.name == spec or r.name.startswith(spec)]
+        found = [r.path for r in runs if r.name == spec] or [r.path for r in runs if r.name.startswith(spec)]
         if len(found) == 1:
             return found[0]
+        if len(found) > 1:  # two runners' 0001_ci, pulled side by side: not "no run"
+            raise BaselineError(f"run {spec} is ambiguous in {storage}: {', '.join(map(str, found))}; give a path")
     known = ", ".join(r.name for r in runs[-5:]) or "none"
     raise BaselineError(f"no run {spec!r} in {storage} (latest runs: {known}); give a run number, 'latest' or a path")
 

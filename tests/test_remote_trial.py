@@ -353,3 +353,19 @@ def test_a_prune_the_remote_refuses_fails_at_once_with_its_reason(tmp_path, bare
     err = capsys.readouterr().err
     assert len(calls.read_text().split()) == 3 and _git(bare, "rev-parse", "runs") == tip
     assert err.count("\n") == 1 and "branch runs is protected" in err and "while no other push landed" in err, err
+
+
+def test_two_runners_runs_of_one_name_are_ambiguous_not_missing_after_a_pull(tmp_path, bare, capsys):
+    from effcheck.cli import main as effcheck_main
+
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    _run(a, 1, "ci")  # --benchmark-save=ci on two runners: 0001_ci on both, other contents
+    (b / MACHINE).mkdir(parents=True)
+    (b / MACHINE / "0001_ci.json").write_text(json.dumps({"benchmarks": [], "runner": "b"}))
+    push(a, str(bare), "runs")
+    push(b, str(bare), "runs")
+    assert effcheck_main(["pull", "--storage", str(c), "--remote", str(bare), "--branch", "runs"]) == 0
+    capsys.readouterr()
+    assert effcheck_main(["report", "0001_ci", "--storage", str(c)]) == 2
+    err = capsys.readouterr().err
+    assert "run 0001_ci is ambiguous" in err and err.count("0001_ci.json") == 2 and "give a path" in err
