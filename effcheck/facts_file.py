@@ -129,19 +129,19 @@ def render(facts: Iterable[Fact]) -> str:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """Two runs accepting at once each keep their lines: the read-modify-write is serialized by a lock file."""
-    lock = path.with_name(f".{path.name}.lock")
-    with open(lock, "a+b") as handle:
-        try:
-            import fcntl
-        except ImportError:  # Windows: no advisory lock; the write itself stays atomic
-            yield
-            return
+    """Two runs accepting at once each keep their lines: the read-modify-write holds a lock on the file's
+    folder (a lock file of its own would be one more untracked file in every repository)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory lock; the write itself stays atomic
+        yield
+        return
+    handle = os.open(path.parent, os.O_RDONLY)
+    try:
         fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
+    finally:
+        os.close(handle)  # closing releases the lock
 
 
 def accept_facts(path: str | os.PathLike[str], accepted: Iterable[Fact]) -> list[FactChange]:
