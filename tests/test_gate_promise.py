@@ -7,7 +7,9 @@ and its test fails iff that is a regression nobody accepted (or, under --effchec
 A claim's accepted value is its value in the newest completed run (in the order the runs happened) that
 measured it as new or unchanged, or whose change someone accepted (--effcheck-accept[=PATTERN] on that
 run, `effcheck accept RUN [CLAIM]` afterwards); an unaccepted move, gated or plain, and an interrupted
-run never are.
+run never are. An exact claim's accepted value is its line in the tracked facts file (effcheck-facts.txt)
+once an acceptance wrote one: a completed run's --effcheck-accept writes (and first creates) the file,
+`effcheck accept` rewrites it when it exists; a fresh clone (the history deleted) keeps it.
 
 A hypothesis RuleBasedStateMachine plays the user: it changes numbers; breaks (ImportError, RuntimeError,
 a vanished dependency), removes and restores an optional library; runs pytest plain, gated
@@ -15,7 +17,7 @@ a vanished dependency), removes and restores an optional library; runs pytest pl
 -n 2, with --effcheck-accept[=PATTERN]; stops a run (Ctrl-C in process, a real SIGKILL in a subprocess);
 accepts saved runs afterwards (`effcheck accept N|latest [CLAIM]`); rewrites a saved run's recorded time a
 year ahead or behind (a runner's wrong clock) and its recorded library versions (which may change the gate's message
-only: it must name them). Each example is a fresh pytester folder holding one project: exact claims fam/a
+only: it must name them); clones the project afresh (the saved history gone, the facts file kept). Each example is a fresh pytester folder holding one project: exact claims fam/a
 and fam/b (tolerance 0), a parametrized claim (fam/p[1], fam/p[2]: one claim per parameter), fam/lib
 (its test needs `fakelib` through effcheck.models.require: broken means a failing test, never a skip
 saying "not installed"; missing skips naming the extra, but fails under --effcheck-require-baseline once
@@ -46,6 +48,7 @@ import fnmatch
 import importlib
 import json
 import os
+import shutil
 import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -243,6 +246,8 @@ class GatePromise(RuleBasedStateMachine):
         self._write_library()
         self.runs: list[Run] = []
         self.steps: list[str] = []
+        self.facts: dict[str, float] = {}  # effcheck-facts.txt, the tracked file acceptances write
+        self.facts_file = False  # created by the first run-time acceptance of a fact
 
     # -- the model ---------------------------------------------------------------------------------
     def current(self, cid: str) -> float:
@@ -253,8 +258,25 @@ class GatePromise(RuleBasedStateMachine):
         return next((r for r in reversed(self.runs) if r.eligible(cid)), None)
 
     def accepted_value(self, cid: str) -> float | None:
+        """A fact's line in the facts file, else the newest accepted run's measurement."""
+        if cid in self.facts:
+            return self.facts[cid]
         run = self.baseline_run(cid)
         return None if run is None else run.values[cid]
+
+    def versions_run(self, cid: str) -> Run | None:
+        """The run whose recorded versions the gate's message compares with: the baseline run, or for a fact
+        from the file the newest accepted run that measured its line's value."""
+        if cid not in self.facts:
+            return self.baseline_run(cid)
+        return next((r for r in reversed(self.runs) if r.eligible(cid) and r.values[cid] == self.facts[cid]), None)
+
+    def _accept_facts(self, values: dict[str, float], patterns: list[str], create: bool) -> None:
+        """What an acceptance writes to the facts file: the named exact claims' values (never the timed one)."""
+        found = {c: v for c, v in values.items() if c != NOISY and _matches(c, patterns)}
+        if found and (create or self.facts_file):
+            self.facts.update(found)
+            self.facts_file = True
 
     def status(self, cid: str, value: float) -> str:
         accepted = self.accepted_value(cid)
@@ -397,6 +419,16 @@ class GatePromise(RuleBasedStateMachine):
                        f"{said.out.strip()[:300]}", kind=WrongAcceptance)
         if rc == 0:
             run.accepted.extend(patterns or ["*"])
+            self._accept_facts(run.values, patterns or ["*"], create=False)  # the CLI rewrites a file kept
+
+    @precondition(lambda self: self.runs)
+    @rule()
+    def fresh_clone(self) -> None:
+        """A fresh clone of the project: no saved history, but the tracked facts file (if any) stays."""
+        shutil.rmtree(self.root / ".benchmarks", ignore_errors=True)
+        kept = "effcheck-facts.txt stays" if self.facts_file else "no facts file"
+        self._say(f"a fresh clone: the saved history is gone, {kept}")
+        self.runs = []
 
     @precondition(lambda self: self.runs)
     @rule(ahead=st.booleans())
@@ -496,6 +528,8 @@ class GatePromise(RuleBasedStateMachine):
                        + "\n".join(result.outlines[-15:]), kind=WrongOutcome)
         if new:
             self.runs.append(Run(new[0], True, measured, statuses, patterns))
+        if patterns:
+            self._accept_facts(measured, patterns, create=True)
 
     def _check_library(self, outcomes: dict[str, tuple[str, str]], gated: bool, require: bool) -> tuple[bool, bool]:
         """(whether test_library must fail, may fail)."""
@@ -526,7 +560,7 @@ class GatePromise(RuleBasedStateMachine):
         gate = f"{status}; test {outcome}" + (f": {message.strip()[:400]}" if message.strip() else "")
         if status != model:
             self._fail("the gate's status disagrees with the model", cid, model, gate)
-        base = self.baseline_run(cid)
+        base = self.versions_run(cid)
         if base is not None and base.other_versions and "environment changed" not in (delta or {}).get("message", ""):
             self._fail(f"the baseline run {base.number} was measured under other library versions and the gate's "
                        "message does not say so", cid, model, f"{gate} ({(delta or {}).get('message')})",
