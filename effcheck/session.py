@@ -172,12 +172,20 @@ class EffcheckSession:
             return "no baseline" + (f" in run {self.pinned}" if self.pinned else "")
         counts = Counter(d.baseline_run for d in deltas)
         main, _ = counts.most_common(1)[0]
-        runs = ", ".join(f"{run.split('_', 1)[0]} ({n} claim{'s' if n > 1 else ''})"
-                         for run, n in counts.most_common())
+        # a number two runs share (runs pulled from other runners) names neither: then the run's whole name
+        from effcheck.store import list_runs
+
+        shared = Counter(run.number for run in list_runs(storage_dir(self.config)))
+
+        def label(run: str) -> str:
+            number = run.split("_", 1)[0]
+            return run if shared[number] > 1 else number
+
+        runs = ", ".join(f"{label(run)} ({n} claim{'s' if n > 1 else ''})" for run, n in counts.most_common())
         text = ("pinned baseline " if self.pinned else "per-claim baselines: ") + runs
         change = next((d.environment_change for d in deltas if d.baseline_run == main and d.environment_change), "")
         if change:
-            text += f"; environment changed since baseline {main.split('_', 1)[0]}: {change}"
+            text += f"; environment changed since baseline {label(main)}: {change}"
         return text
 
     # -- gathering -------------------------------------------------------------------------------

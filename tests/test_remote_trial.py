@@ -369,3 +369,17 @@ def test_two_runners_runs_of_one_name_are_ambiguous_not_missing_after_a_pull(tmp
     assert effcheck_main(["report", "0001_ci", "--storage", str(c)]) == 2
     err = capsys.readouterr().err
     assert "run 0001_ci is ambiguous" in err and err.count("0001_ci.json") == 2 and "give a path" in err
+
+
+def test_the_gate_header_names_a_pulled_baseline_whose_number_another_run_shares(pytester, tmp_path, bare):
+    pytester.makepyfile(test_mine=SUITE)
+    x, y, z = tmp_path / "x", tmp_path / "y", tmp_path / "z"
+    for storage in (x, y):  # each runner's first run: 0001 on both (within one second: one name, too)
+        pytester.runpytest(f"--benchmark-storage=file://{storage}", "--benchmark-autosave").assert_outcomes(passed=1)
+        push(storage, str(bare), "runs")
+    from effcheck.remote import pull
+
+    pull(z, str(bare), "runs")
+    (newest,) = [r.path.stem for r in list_runs(y)]
+    result = pytester.runpytest(f"--benchmark-storage=file://{z}", "--benchmark-compare")
+    result.stdout.fnmatch_lines([f"*effcheck gate (per-claim baselines: {newest} (1 claim);*"])
