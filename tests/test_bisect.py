@@ -39,6 +39,7 @@ from effcheck.bisect.verdicts import ALL, BASELINE, GROUP, Installed, blame, bla
 from effcheck.cli import main
 from effcheck.errors import BaselineError, UsageError
 from effcheck.records import Claim, ClaimResult, Ledger, Measurement, Verdict
+from tests.test_cli import _save  # a run file as pytest-benchmark saves it
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -501,15 +502,6 @@ def test_scratch_runner_reports_pips_refusal_and_a_run_without_ledger(tmp_path):
 
 
 # -- the CLI ---------------------------------------------------------------------------------------------------
-
-
-def _save(storage, number, ledger):
-    folder = storage / "Linux-CPython-3.11-64bit"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{number}_abc.json"
-    path.write_text(json.dumps({"datetime": f"2026-11-28T10:{number[-2:]}:00", "benchmarks": [],
-                                "effcheck": ledger.to_dict()}))
-    return path
 
 
 def test_cli_bisect_prints_the_table_and_removes_its_scratch_folder(tmp_path, monkeypatch, capsys):
