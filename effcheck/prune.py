@@ -101,16 +101,25 @@ def prune_local(storage: str | os.PathLike[str], keep: int, dry_run: bool, say: 
 
 def prune_remote(remote: str, branch: str, keep: int, dry_run: bool, say: Callable[[str], None],
                  warn: Warn | None = None, attempts: int = PUSH_ATTEMPTS) -> PruneResult:
+    from effcheck.remote import interrupted
+
+    # around the listing too: a Ctrl-C while 89 'removed' lines printed was a traceback
+    with interrupted(f"prune interrupted: {branch} was pruned entirely or not at all (git moves a branch at "
+                     "once); run prune again"):
+        return _prune_remote(remote, branch, keep, dry_run, say, warn, attempts)
+
+
+def _prune_remote(remote: str, branch: str, keep: int, dry_run: bool, say: Callable[[str], None],
+                  warn: Warn | None, attempts: int) -> PruneResult:
     import random
     import time
 
-    from effcheck.remote import STUCK_ATTEMPTS, _fetch_tip, _Git, _read_tip, _refusal, _url, interrupted
+    from effcheck.remote import STUCK_ATTEMPTS, _fetch_tip, _Git, _read_tip, _refusal, _url
     from effcheck.remote_scratch import scratch as scratch_folder
     from effcheck.store import ACCEPTED_FILE
 
     url = _url(remote)
-    with scratch_folder() as scratch, interrupted(f"prune interrupted: {branch} was pruned entirely or not at all "
-                                                  "(git moves a branch at once); run prune again"):
+    with scratch_folder() as scratch:
         os.mkdir(os.path.join(scratch, "git"))
         git = _Git(os.path.join(scratch, "git"))
         last, refused_on, stuck = "", None, 0

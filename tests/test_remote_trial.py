@@ -383,3 +383,20 @@ def test_the_gate_header_names_a_pulled_baseline_whose_number_another_run_shares
     (newest,) = [r.path.stem for r in list_runs(y)]
     result = pytester.runpytest(f"--benchmark-storage=file://{z}", "--benchmark-compare")
     result.stdout.fnmatch_lines([f"*effcheck gate (per-claim baselines: {newest} (1 claim);*"])
+
+
+def test_ctrl_c_while_a_remote_prune_lists_what_it_removed_is_one_line(tmp_path, bare, template):
+    from effcheck.errors import UsageError
+    from effcheck.prune import prune_remote
+
+    storage = tmp_path / "runner"
+    for n in (1, 2, 3):
+        _clone(template, storage, n, "a", n)
+    push(storage, str(bare), "runs")
+
+    def say(line):
+        raise KeyboardInterrupt  # Ctrl-C after the branch moved, while its lines print
+
+    with pytest.raises(UsageError, match="prune interrupted: runs was pruned entirely or not at all"):
+        prune_remote(str(bare), "runs", 1, False, say)
+    assert len([f for f in _git(bare, "ls-tree", "-r", "--name-only", "runs").split() if f.endswith(".json")]) == 1
