@@ -159,11 +159,14 @@ class EffcheckSession:
         """Which of these claims have an accepted baseline in some scope, said as 'X has baseline run N'."""
         try:
             index = self.history().index
-        except pytest.UsageError:
+            facts = self.sources.facts()
+        except (pytest.UsageError, EffcheckError):
             return ""
+        in_file = [f"{c.id} has its accepted value in {facts.label}" for c in claims if facts and c.id in facts.facts]
         branches = self.sources.branches(self.environment())
         held = [(c.id, entry.run) for c in claims if (entry := index.latest_eligible(c.id, branches)) is not None]
-        return "; ".join(f"{cid} has baseline run {run.split('_', 1)[0]}" for cid, run in held)
+        return "; ".join([*in_file, *(f"{cid} has baseline run {run.split('_', 1)[0]}" for cid, run in held
+                                      if not (facts and cid in facts.facts))])
 
     def baseline_summary(self) -> str:
         """Which runs the claims compared with, and what software changed since the main one."""

@@ -173,3 +173,17 @@ def test_a_run_records_its_branch_and_commit(project):
     project.runpytest("--effcheck-json=ledger.json").assert_outcomes(passed=3)
     git = json.loads((project.path / "ledger.json").read_text())["environment"]["git"]
     assert git["branch"] == "topic" and len(git["commit"]) == 40
+
+
+def test_a_fresh_clone_fails_closed_for_a_fact_whose_library_vanished(pytester):
+    from tests.test_user_paths import CLAIMS as PATH_CLAIMS
+    from tests.test_user_paths import LIBRARY_SUITE
+
+    pytester.makepyfile(claimsdata=PATH_CLAIMS, test_lib=LIBRARY_SUITE, fakelib="VALUE = 10\n")
+    pytester.runpytest("--effcheck-accept").assert_outcomes(passed=1)
+    subprocess.run(["rm", "-rf", str(pytester.path / ".benchmarks")], check=True)  # a fresh clone
+    (pytester.path / "fakelib.py").unlink()  # and an image that lost the library
+    closed = pytester.runpytest("--benchmark-compare", "--effcheck-require-baseline")
+    closed.assert_outcomes(failed=1)
+    closed.stdout.fnmatch_lines(["*fakelib is not installed*fam/bytes has its accepted value in "
+                                 "effcheck-facts.txt*fails closed*"])
