@@ -18,7 +18,9 @@ The first push to a branch that does not exist creates it as an orphan branch.
 `pull` copies the branch's runs that the local storage lacks (by content) into
 `<storage>/remote/<hash>/...`: a folder per run, so effcheck's baseline selection (which reads every run
 file under the storage, ordered by recorded time, numbers only within a folder) sees them beside the local
-ones and no local run is renumbered, replaced or lost. Acceptance lines the local file lacks are appended.
+ones and no local run is renumbered, replaced or lost. The file is named `<its stem>-<8 hex>.json`, and
+acceptance lines travel with their run's hash (effcheck.remote_accept): two runners' `0002_ci` are two runs,
+and one runner's acceptance is never another's. Acceptance lines the local file lacks are appended.
 
 The user's repository, working tree and index are never touched; git's own configuration and credentials
 reach the remote (effcheck has none of its own). A remote that cannot be read is one line, exit 2.
@@ -37,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from effcheck.errors import UsageError
+from effcheck.remote_accept import localize, pulled_name, qualify
 from effcheck.remote_scratch import scratch
 from effcheck.store import ACCEPTED_FILE, list_runs
 
@@ -216,7 +219,7 @@ def _push(root: Path, remote: str, branch: str, attempts: int) -> PushResult:
         raise RemoteError(f"no storage folder {root}: nothing to push")
     url = _url(remote)
     local = _local_runs(root)
-    local_accepted = _local_accepted(root)
+    local_accepted = qualify(_local_accepted(root), local)  # each line names its run's content, not only its stem
     with scratch() as folder:
         git = _Git(folder)
         last, refused_on, stuck = "", None, 0  # refused_on: the tip a refused push was built on
@@ -293,12 +296,14 @@ def _pull(root: Path, remote: str, branch: str) -> PullResult:
             digest = content_hash(data)
             if digest in local:
                 continue
-            placed = _place(root, digest, PurePosixPath(path).parts[2:], data)
+            parts = PurePosixPath(path).parts[2:]
+            placed = _place(root, digest, (*parts[:-1], pulled_name(parts[-1], digest)), data)
             if placed is not None:
                 result.runs.append(placed)
                 local[digest] = placed
-        present = set(_local_accepted(root))
-        new = [line for line in there.accepted if line not in present]
+        mine = _local_accepted(root)
+        present = {*mine, *localize(qualify(mine, local), local)}  # ours, back with its hash, is not new
+        new = [line for line in localize(there.accepted, local) if line not in present]
         if new:
             _append(root / ACCEPTED_FILE, new)
             result.accepted = len(new)

@@ -10,7 +10,8 @@ import pytest
 
 from effcheck.cli import main as effcheck_main
 from effcheck.remote import PULLED_DIR, RemoteError, push
-from effcheck.store import ACCEPTED_FILE, list_runs, record_acceptance
+from effcheck.remote_accept import pulled_name
+from effcheck.store import ACCEPTED_FILE, list_runs, read_acceptances, record_acceptance
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="push and pull use the git command")
 
@@ -67,7 +68,9 @@ def test_push_then_pull_into_a_fresh_storage_gives_the_same_runs(tmp_path, bare,
     assert "pulled 3 run(s) and 1 acceptance line(s)" in out
     assert _contents(b) == _contents(a)
     assert all(r.path.relative_to(b).parts[0] == PULLED_DIR for r in list_runs(b))
-    assert (b / ACCEPTED_FILE).read_text() == (a / ACCEPTED_FILE).read_text()
+    # the acceptance names the pulled copy of the run it was made for (pulled names carry the run's hash)
+    (pulled_run2,) = [r.path.stem for r in list_runs(b) if r.path.name.startswith("0002_run2-")]
+    assert read_acceptances(b) == {pulled_run2: ("fam/*",)}
     # pulled again, and pushed back from either side: nothing is duplicated
     assert _cli(capsys, "pull", "--storage", str(b), "--remote", str(bare), "--branch", "runs")[1].startswith(
         "pulled 0 run(s) and 0 acceptance")
@@ -194,7 +197,8 @@ def test_a_pull_never_overwrites_a_local_file(tmp_path, bare):
     theirs = _run(a, 1, "same")
     result = push(a, str(bare), "runs")
     (path_on_branch,) = result.runs
-    squatter = b / PULLED_DIR / path_on_branch.split("/", 1)[1]  # even the name a pull would choose is taken
+    digest, *parts = path_on_branch.split("/")[1:]  # even the name a pull would choose is taken
+    squatter = b.joinpath(PULLED_DIR, digest, *parts[:-1], pulled_name(parts[-1], digest))
     squatter.parent.mkdir(parents=True)
     squatter.write_text('{"mine": true}')
     before = {p: p.read_bytes() for p in b.rglob("*") if p.is_file()}
@@ -218,10 +222,12 @@ def test_acceptance_lines_are_a_deduplicated_union(tmp_path, bare):
     push(b, str(bare), "runs")
     pull(a, str(bare), "runs")
     pull(b, str(bare), "runs")
-    lines_a = (a / ACCEPTED_FILE).read_text().splitlines()
-    lines_b = (b / ACCEPTED_FILE).read_text().splitlines()
-    assert sorted(lines_a) == sorted(lines_b) and len(lines_a) == 2
-    assert push(a, str(bare), "runs").commit is None
+    stem = {s: {r.path.read_bytes(): r.path.stem for r in list_runs(s)} for s in (a, b)}
+    run_x, run_y = (a / MACHINE / "0001_x.json").read_bytes(), (b / MACHINE / "0001_y.json").read_bytes()
+    for storage in (a, b):  # each storage: both acceptances, once each, naming its own copy of each run
+        assert read_acceptances(storage) == {stem[storage][run_x]: ("*",), stem[storage][run_y]: ("fam/one",)}
+    assert len((a / ACCEPTED_FILE).read_text().splitlines()) == 2
+    assert push(a, str(bare), "runs").commit is None and push(b, str(bare), "runs").commit is None
 
 
 @pytest.mark.parametrize("verb", ["push", "pull"])

@@ -239,7 +239,7 @@ def test_runs_prune_removed_from_the_branch_are_not_pushed_back(tmp_path, bare, 
     assert len(_git(bare, "show", f"runs:{PRUNED_FILE}").split()) == 8
     c = tmp_path / "c"
     assert effcheck_main(["pull", "--storage", str(c), "--remote", str(bare), "--branch", "runs"]) == 0
-    assert [r.path.name for r in list_runs(c)] == ["0008_a.json"]
+    assert [r.path.name.split("-")[0] for r in list_runs(c)] == ["0008_a"]  # pulled: 0008_a-<hash>.json
 
 
 def test_runs_that_share_a_number_are_addressable_after_a_pull(tmp_path, bare, capsys):
@@ -368,7 +368,7 @@ def test_two_runners_runs_of_one_name_are_ambiguous_not_missing_after_a_pull(tmp
     capsys.readouterr()
     assert effcheck_main(["report", "0001_ci", "--storage", str(c)]) == 2
     err = capsys.readouterr().err
-    assert "run 0001_ci is ambiguous" in err and err.count("0001_ci.json") == 2 and "give a path" in err
+    assert "run 0001_ci is ambiguous" in err and err.count("/0001_ci-") == 2 and "give a path" in err
 
 
 def test_the_gate_header_names_a_pulled_baseline_whose_number_another_run_shares(pytester, tmp_path, bare):
@@ -380,7 +380,8 @@ def test_the_gate_header_names_a_pulled_baseline_whose_number_another_run_shares
     from effcheck.remote import pull
 
     pull(z, str(bare), "runs")
-    (newest,) = [r.path.stem for r in list_runs(y)]
+    (theirs,) = [r.path.read_bytes() for r in list_runs(y)]
+    (newest,) = [r.path.stem for r in list_runs(z) if r.path.read_bytes() == theirs]
     result = pytester.runpytest(f"--benchmark-storage=file://{z}", "--benchmark-compare")
     result.stdout.fnmatch_lines([f"*effcheck gate (per-claim baselines: {newest} (1 claim);*"])
 
@@ -400,3 +401,30 @@ def test_ctrl_c_while_a_remote_prune_lists_what_it_removed_is_one_line(tmp_path,
     with pytest.raises(UsageError, match="prune interrupted: runs was pruned entirely or not at all"):
         prune_remote(str(bare), "runs", 1, False, say)
     assert len([f for f in _git(bare, "ls-tree", "-r", "--name-only", "runs").split() if f.endswith(".json")]) == 1
+
+
+SUITE_ENV = SUITE.replace("Measurement(19210,", "Measurement(int(__import__('os').environ['PARAMS']),")
+
+
+def test_an_acceptance_travels_to_its_own_run_not_to_another_runners_run_of_the_same_name(
+        pytester, tmp_path, bare, monkeypatch, capsys):
+    from effcheck.cli import main as effcheck_main
+    from effcheck.remote import pull
+
+    pytester.makepyfile(test_mine=SUITE_ENV)
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    # --benchmark-save=ci: 0001_ci, then 0002_ci on both runners, in this order; A's 0002 and B's 0002 both moved
+    for storage, value in ((a, "19210"), (b, "19210"), (a, "19300"), (b, "19400")):
+        monkeypatch.setenv("PARAMS", value)
+        pytester.runpytest(f"--benchmark-storage=file://{storage}", "--benchmark-save=ci")
+    assert effcheck_main(["accept", "0002_ci", "--storage", str(a)]) == 0  # A's change, on purpose; B's not
+    for storage in (a, b):
+        push(storage, str(bare), "runs")
+    pull(c, str(bare), "runs")
+    pull(b, str(bare), "runs")
+    capsys.readouterr()
+    monkeypatch.setenv("PARAMS", "19210")
+    for storage in (c, b):  # A's accepted 19,300 is the baseline; B's 19,400 was accepted by nobody
+        result = pytester.runpytest(f"--benchmark-storage=file://{storage}", "--benchmark-compare")
+        result.stdout.fnmatch_lines(["*mine/params: regression: parameters was 19,300 params in baseline run 0002_ci-*"
+                                     ])
