@@ -17,8 +17,9 @@ a vanished dependency), removes and restores an optional library; runs pytest pl
 -n 2, with --effcheck-accept[=PATTERN]; stops a run (Ctrl-C in process, a real SIGKILL in a subprocess);
 accepts saved runs afterwards (`effcheck accept N|latest [CLAIM]`); rewrites a saved run's recorded time a
 year ahead or behind (a runner's wrong clock) and its recorded library versions (which may change the gate's message
-only: it must name them); clones the project afresh (the saved history gone, the facts file kept). Each example is a fresh pytester folder holding one project: exact claims fam/a
-and fam/b (tolerance 0), a parametrized claim (fam/p[1], fam/p[2]: one claim per parameter), fam/lib
+only: it must name them); clones the project afresh (the saved history gone, the facts file kept).
+Each example is a fresh pytester folder holding one project: exact claims fam/a and fam/b (tolerance 0),
+a parametrized claim (fam/p[1], fam/p[2]: one claim per parameter), fam/lib
 (its test needs `fakelib` through effcheck.models.require: broken means a failing test, never a skip
 saying "not installed"; missing skips naming the extra, but fails under --effcheck-require-baseline once
 the claim has an accepted value) and a timed noisy claim fam/noisy, whose levels are 25% or more apart
