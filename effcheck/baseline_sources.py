@@ -4,12 +4,14 @@ whose saved runs may serve (effcheck.accepted_facts, effcheck.vcs). Read once pe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from effcheck.accepted_facts import baseline_result, facts_path, is_fact, to_accept
-from effcheck.baseline import BaselineIndex
+from effcheck.baseline import BaselineIndex, Entry
 from effcheck.facts_file import FactChange, FactsFile, accept_facts, read_facts
+from effcheck.formatting import fmt_pair
 from effcheck.gate import Delta, GatePolicy, compare_results
 from effcheck.records import ClaimResult
 
@@ -56,8 +58,10 @@ class BaselineSources:
                 source = index.newest_with_value(result.claim.id, base.measurement.value, self.branches(environment))
                 change = software_diff(source.environment, environment) if source is not None else ""
                 verdict = verdict_label(source.result) if source is not None else ""  # the file holds values only
-                return compare_results(result, base, policy, facts.label, environment_change=change, scope=scope,
-                                       baseline_verdict=verdict)
+                delta = compare_results(result, base, policy, facts.label, environment_change=change, scope=scope,
+                                        baseline_verdict=verdict)
+                return self._accepted_in_file(delta, index.select(result.claim.id, scope, None, warn,
+                                                                  self.branches(environment)).baseline, base)
         selection = index.select(result.claim.id, scope, pinned, warn, self.branches(environment))
         chosen = selection.baseline
         if chosen is None:
@@ -69,6 +73,19 @@ class BaselineSources:
         return compare_results(result, chosen.result, policy, chosen.run,
                                selection.pooled_samples() if result.claim.noisy else (), selection.history,
                                software_diff(chosen.environment, environment), scope)
+
+    @staticmethod
+    def _accepted_in_file(delta: Delta, history: Entry | None, line: ClaimResult) -> Delta:
+        """Say so when the file's line differs from the history's accepted value: a change accepted in the
+        file (the reviewed diff of a pull request) reads as such in the report, not as 'unchanged'."""
+        before = history.result.measurement if history is not None else None
+        after = line.measurement
+        if history is None or before is None or after is None or before.value == after.value:
+            return delta
+        was, now = fmt_pair(before.value, after.value)
+        said = f"{was} -> {now} {after.unit} against baseline run {history.run}"
+        return replace(delta, facts_accepted=said,
+                       message=f"{delta.message}; accepted in {delta.baseline_run}: {said}")
 
     def missing_note(self, result: ClaimResult, environment: Mapping[str, Any]) -> str:
         """Said beside 'no baseline' for a fact the file does not list."""

@@ -154,6 +154,9 @@ class Delta:
     scope: str = ""
     environment_change: str = ""  # software versions that differ from the baseline's
     verdict_flip: str = ""  # 'PASS -> FINDING': the verdict differs from the baseline's (a change, moved or not)
+    # '808 -> 1,008 params against baseline run 0005_x': the facts file's line (this delta's baseline) differs
+    # from the newest accepted run, i.e. the change was accepted in the file (a pull request's reviewed diff)
+    facts_accepted: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -203,7 +206,8 @@ class Delta:
             history = known.get("history", 0)
             if isinstance(history, bool) or not isinstance(history, int):
                 raise TypeError(f"history must be an integer, got {history!r}")
-            for name in ("claim_id", "message", "baseline_run", "unit", "scope", "environment_change", "verdict_flip"):
+            for name in ("claim_id", "message", "baseline_run", "unit", "scope", "environment_change", "verdict_flip",
+                         "facts_accepted"):
                 if not isinstance(known.get(name, ""), str):
                     raise TypeError(f"{name} must be a string")
             return cls(**known)

@@ -100,7 +100,7 @@ def gate_table(deltas: Iterable[Delta], policy: GatePolicy) -> str:
         return "gate: nothing to compare"
     lines = []
     for d in deltas:
-        if d.status is Status.UNCHANGED and not d.verdict_flip:
+        if d.status is Status.UNCHANGED and not (d.verdict_flip or d.facts_accepted):
             continue
         mark = "FAIL " if d.failing(policy) else "     "
         lines.append(f"{mark}{d.message}")
@@ -117,6 +117,7 @@ def markdown_gate(deltas: Iterable[Delta], policy: GatePolicy) -> str:
     for d in deltas:
         status = f"**{d.status.value}**" if d.failing(policy) else d.status.value
         status += f" (verdict {d.verdict_flip})" if d.verdict_flip else ""
+        status += f" (accepted in {d.baseline_run}: {d.facts_accepted})" if d.facts_accepted else ""
         was, now = fmt_pair(d.baseline_value, d.current_value)
         p = "-" if d.p_value is None else f"{d.p_value:.3g}"
         out.append(f"| `{d.claim_id}` | {status} | {was} | {now} {d.unit} | {d.change_text()} "
@@ -139,8 +140,11 @@ def headline(results: Iterable[ClaimResult], deltas: Iterable[Delta], env_change
                  for s in (Status.REGRESSION, Status.IMPROVEMENT, Status.CHANGED, Status.NEW, Status.MISSING)
                  if counts[s]]
         flips = sum(bool(d.verdict_flip) for d in deltas)
-        text = ", ".join([*moved, f"{counts[Status.UNCHANGED]} unchanged"]) + (
-            f" ({flips} verdict{'s' if flips != 1 else ''} flipped)" if flips else "")
+        in_file = sum(bool(d.facts_accepted) for d in deltas)
+        notes = [f"{flips} verdict{'s' if flips != 1 else ''} flipped"] if flips else []
+        notes += [f"{in_file} fact{'s' if in_file != 1 else ''} accepted in the facts file"] if in_file else []
+        text = ", ".join([*moved, f"{counts[Status.UNCHANGED]} unchanged"])
+        text += f" ({'; '.join(notes)})" if notes else ""
     else:
         text = "not gated (no baseline comparison in this run)"
     failing = sum(r.verdict in (Verdict.FAIL, Verdict.ERROR) for r in results)
@@ -157,7 +161,7 @@ def pr_markdown(results: Iterable[ClaimResult], deltas: Iterable[Delta], policy:
     results = sorted(results, key=lambda r: r.claim.id)
     deltas = list(deltas)
     out = [f"### {title}", "", headline(results, deltas, env_changes), ""]
-    moved = [d for d in deltas if d.status in _MOVED or d.verdict_flip]  # a flip is a change, moved or not
+    moved = [d for d in deltas if d.status in _MOVED or d.verdict_flip or d.facts_accepted]  # changes, moved or not
     failing_ids = {r.claim.id for r in results if r.verdict in (Verdict.FAIL, Verdict.ERROR)}
     moved_ids = {d.claim_id for d in moved}
     if moved:

@@ -96,7 +96,7 @@ def test_a_fresh_clone_with_no_history_gates_its_facts_against_the_file_and_fail
                                  "--effcheck-accept=fam/ratio)*"])
 
 
-def test_the_file_wins_over_the_history_for_facts_and_timed_claims_keep_their_history(project):
+def test_the_file_wins_over_the_history_for_facts_and_timed_claims_keep_their_history(project, capsys):
     project.runpytest().assert_outcomes(passed=3)  # run 0001: 10 bytes, the history's baseline
     (project.path / "effcheck-facts.txt").write_text("fam/bytes = 12 B\nfam/ratio = 0.3333333333333333 x\n")
     _set(project, bytes=12)  # a pull request changed the model and its facts file on purpose: merged = accepted
@@ -104,6 +104,14 @@ def test_the_file_wins_over_the_history_for_facts_and_timed_claims_keep_their_hi
     result.assert_outcomes(passed=3)
     assert found["fam/bytes"] == ("unchanged", "effcheck-facts.txt")
     assert found["fam/noisy"][1].startswith("0001_")  # timed claims keep their history baselines
+    # the reviewer's report says the fact moved, accepted in the file: never a silent 'unchanged'
+    result.stdout.fnmatch_lines(["*fam/bytes: unchanged*; accepted in effcheck-facts.txt: 10 -> 12 B against "
+                                 "baseline run 0001_*"])
+    capsys.readouterr()
+    assert effcheck_main(["report", str(project.path / "ledger.json"), "--format", "markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert "1 fact accepted in the facts file" in markdown and "Nothing changed" not in markdown
+    assert "unchanged (accepted in effcheck-facts.txt: 10 -> 12 B against baseline run 0001_" in markdown
 
 
 def test_a_facts_file_that_does_not_parse_is_one_line_before_the_tests_and_stays_as_it_was(project):
