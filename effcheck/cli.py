@@ -242,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", help="only this family (the claim id's first part: vision, sequence, ...)")
     p.set_defaults(func=_cmd_list)
 
+    from effcheck.facts_command import add_arguments as add_facts_arguments
+    from effcheck.facts_command import run_facts
+
+    p = sub.add_parser("facts", help="hold the facts file to the claims a suite has: list (or drop) the lines "
+                       "whose claim no test carries")
+    add_facts_arguments(p)
+    p.set_defaults(func=run_facts)
+
     p = sub.add_parser("report", parents=[storage], help="claims table of a saved run")
     p.add_argument("run", nargs="?", default="latest", help=runs_help + " (default latest)")
     p.add_argument("--format", choices=("text", "markdown"), default="text",

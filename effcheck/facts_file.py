@@ -172,3 +172,22 @@ def describe_changes(path: Path, changes: list[FactChange], shown: int = 10) -> 
     if len(changes) > shown:
         lines.append(f"  ... and {len(changes) - shown} more")
     return "\n".join(lines)
+
+
+def drop_facts(path: str | os.PathLike[str], claim_ids: Iterable[str]) -> list[Fact]:
+    """Remove these claims' lines (a claim the suite no longer has); the lines removed."""
+    target = Path(path)
+    gone = set(claim_ids)
+    try:
+        with _locked(target):
+            current = read_facts(target)
+            if current is None:
+                return []
+            removed = [f for cid, f in sorted(current.facts.items()) if cid in gone]
+            if removed:
+                temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+                temp.write_text(render(f for cid, f in current.facts.items() if cid not in gone), encoding="utf-8")
+                os.replace(temp, target)
+    except OSError as exc:
+        raise BaselineError(f"{target}: cannot write the accepted facts ({exc})") from None
+    return removed

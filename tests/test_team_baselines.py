@@ -195,3 +195,17 @@ def test_a_fresh_clone_fails_closed_for_a_fact_whose_library_vanished(pytester):
     closed.assert_outcomes(failed=1)
     closed.stdout.fnmatch_lines(["*fakelib is not installed*fam/bytes has its accepted value in "
                                  "effcheck-facts.txt*fails closed*"])
+
+
+def test_effcheck_facts_lists_and_drops_the_lines_no_claim_carries_any_more(project, capsys):
+    project.runpytest("--effcheck-accept").assert_outcomes(passed=3)
+    facts = project.path / "effcheck-facts.txt"
+    facts.write_text(facts.read_text() + "fam/renamed = 7 B\n")  # a claim the suite no longer has
+    capsys.readouterr()
+    assert effcheck_main(["facts", str(project.path)]) == 1
+    said = capsys.readouterr().out
+    assert "1 line(s) name a claim" in said and "  fam/renamed = 7 B" in said and "fam/bytes" not in said
+    assert effcheck_main(["facts", str(project.path), "--drop-stale"]) == 0
+    assert _facts(project) == ["fam/bytes = 10 B", "fam/ratio = 0.3333333333333333 x"]
+    assert effcheck_main(["facts", str(project.path)]) == 0
+    assert effcheck_main(["facts", "--facts", str(project.path / "missing.txt")]) == 2
