@@ -115,26 +115,32 @@ def test_clashing_run_numbers_from_two_storages_both_survive_and_are_addressable
     assert sorted(r.path.read_bytes() for r in list_runs(a)) == sorted([run_a.read_bytes(), run_b.read_bytes()])
 
 
-def test_two_pushes_at_the_same_moment_both_land(tmp_path, bare):
-    storages = [tmp_path / f"s{i}" for i in range(4)]
-    for i, storage in enumerate(storages):
-        for n in (1, 2):
-            _run(storage, n, f"runner{i}")
+def push_all_at_once(storages, bare, branch, timeout):
+    """Each storage pushed from its own thread, all released at once: (results, exceptions raised)."""
     barrier = threading.Barrier(len(storages))
     results, errors = [], []
 
     def racer(storage):
         barrier.wait()
         try:
-            results.append(push(storage, str(bare), "runs"))
-        except Exception as exc:  # noqa: BLE001 -- reported by the assertion below
+            results.append(push(storage, str(bare), branch))
+        except Exception as exc:  # noqa: BLE001 -- reported by the caller's assertion
             errors.append(exc)
 
     threads = [threading.Thread(target=racer, args=(s,)) for s in storages]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(120)
+        t.join(timeout)
+    return results, errors
+
+
+def test_two_pushes_at_the_same_moment_both_land(tmp_path, bare):
+    storages = [tmp_path / f"s{i}" for i in range(4)]
+    for i, storage in enumerate(storages):
+        for n in (1, 2):
+            _run(storage, n, f"runner{i}")
+    results, errors = push_all_at_once(storages, bare, "runs", timeout=120)
     assert not errors and len(results) == len(storages)
     assert len([f for f in _branch_files(bare) if f.endswith(".json")]) == 2 * len(storages)
     assert _commits(bare) == len(storages)  # one commit each; none rewritten or lost

@@ -294,26 +294,12 @@ def test_pulls_at_once_into_one_storage_copy_each_run_once(tmp_path, bare):
 
 
 def test_sixteen_pushes_at_once_all_land(tmp_path, bare):
-    import threading
+    from tests.test_remote_history import push_all_at_once
 
     storages = [tmp_path / f"s{i}" for i in range(16)]  # 24 at once once needed more than 8 attempts
     for i, storage in enumerate(storages):
         _run(storage, 1, f"runner{i}")
-    barrier = threading.Barrier(len(storages))
-    results, errors = [], []
-
-    def racer(storage):
-        barrier.wait()
-        try:
-            results.append(push(storage, str(bare), "runs"))
-        except Exception as exc:  # noqa: BLE001 -- reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=racer, args=(s,)) for s in storages]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
+    results, errors = push_all_at_once(storages, bare, "runs", timeout=300)
     assert not errors and all(r.commit for r in results)
     assert int(_git(bare, "rev-list", "--count", "runs")) == 16 and _git(bare, "rev-list", "--merges", "runs") == ""
 
