@@ -38,6 +38,9 @@ from effcheck.records import ClaimResult, Ledger, Verdict, ledger_header
 from effcheck.vcs import branch_of, may_serve
 
 ANY_MACHINE = "any machine"
+# newest accepted runs searched for the run a facts-file line came from: each is a file read, and a line no
+# recent run measured (a pull request's accepted change) would otherwise read the whole history
+SOURCE_SEARCH = 20
 POOL_SIZE = 5  # accepted runs whose samples are pooled for a noisy claim (between-run drift)
 # Measurement methods that read a device's allocator or memory: their values depend on the device.
 DEVICE_METHODS = ("allocator", "max_memory_allocated", "memory_allocated", "memory_reserved", "rss")
@@ -342,7 +345,7 @@ class BaselineIndex:
         environment tells which versions the fact was measured under); None when no saved run holds it."""
         found = sorted((e for e in self._by_claim.get(claim_id, ()) if e.eligible and may_serve(e.branch, branches)),
                        key=lambda e: e.order, reverse=True)
-        for entry in found:
+        for entry in found[:SOURCE_SEARCH]:
             try:
                 measurement = entry.result.measurement
             except SchemaError:

@@ -246,3 +246,28 @@ def test_a_pattern_equal_to_a_claim_id_matches_it_brackets_and_all(claim_id, oth
     assert accepted_by([claim_id], claim_id) and acceptor([*others, claim_id])(claim_id)
     for pattern in others:
         assert acceptor([pattern])(claim_id) == accepted_by([pattern], claim_id)
+
+
+def test_the_run_a_facts_line_came_from_is_the_newest_accepted_one_of_that_value_within_the_recent_runs():
+    from effcheck.baseline import SOURCE_SEARCH
+
+    claim = _claim()
+    values = [5.0] + [7.0] * (SOURCE_SEARCH + 3)  # 0001 measured 5, every later run 7
+    reads = []
+    entries = []
+    for n, value in enumerate(values, 1):
+        result = _result(claim, value)
+
+        def stored(cid, result=result, n=n):
+            reads.append(n)
+            return result.to_dict(), CPU_A
+
+        entries += entries_from_facts(f"{n:04d}_r", n, {"created": f"2026-12-01T00:00:{n:02d}", "complete": True,
+                                                       "accepted": []},
+                                      [(claim.id, ANY_MACHINE, False, "PASS", "unchanged")], (), stored)
+    index = BaselineIndex(entries)
+    assert index.newest_with_value(claim.id, 7.0).run == f"{len(values):04d}_r"
+    reads.clear()
+    assert index.newest_with_value(claim.id, 5.0) is None  # older than the recent runs: not searched for
+    assert len(reads) <= SOURCE_SEARCH and 1 not in reads  # each read is a file: 20 at most, never all
+    assert index.newest_with_value(claim.id, 9.0, frozenset({"main"})) is None
