@@ -144,6 +144,13 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(handle)  # closing releases the lock
 
 
+def _replace(target: Path, facts: Iterable[Fact]) -> None:
+    """The file's new text, written beside it and renamed over it: a reader never sees half a file."""
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temp.write_text(render(facts), encoding="utf-8")
+    os.replace(temp, target)
+
+
 def accept_facts(path: str | os.PathLike[str], accepted: Iterable[Fact]) -> list[FactChange]:
     """Write the accepted facts' lines (creating the file), keeping every other line; the changes made."""
     target = Path(path)
@@ -157,9 +164,7 @@ def accept_facts(path: str | os.PathLike[str], accepted: Iterable[Fact]) -> list
             if not changes and current is not None:
                 return []
             merged.update({c.claim_id: c.after for c in changes})
-            temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            temp.write_text(render(merged.values()), encoding="utf-8")
-            os.replace(temp, target)
+            _replace(target, merged.values())
     except OSError as exc:
         raise BaselineError(f"{target}: cannot write the accepted facts ({exc})") from None
     return sorted(changes, key=lambda c: c.claim_id)
@@ -185,9 +190,7 @@ def drop_facts(path: str | os.PathLike[str], claim_ids: Iterable[str]) -> list[F
                 return []
             removed = [f for cid, f in sorted(current.facts.items()) if cid in gone]
             if removed:
-                temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-                temp.write_text(render(f for cid, f in current.facts.items() if cid not in gone), encoding="utf-8")
-                os.replace(temp, target)
+                _replace(target, (f for cid, f in current.facts.items() if cid not in gone))
     except OSError as exc:
         raise BaselineError(f"{target}: cannot write the accepted facts ({exc})") from None
     return removed

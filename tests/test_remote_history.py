@@ -254,13 +254,18 @@ def test_pull_of_a_branch_that_does_not_exist_is_one_line(tmp_path, bare, capsys
         push(tmp_path, str(bare), "bad..name")
 
 
-def test_a_pulled_history_gates(pytester, tmp_path_factory, monkeypatch):
+def _gate_plugin_project(pytester, monkeypatch):
+    """test_gate_plugin's two-claim project (values from the environment), saving only when asked."""
     from tests.test_gate_plugin import CLAIMS, SUITE
 
     for name in ("EXACT", "NOISY", "INTERRUPT"):
         monkeypatch.delenv(name, raising=False)
     pytester.makepyfile(claimsdata=CLAIMS, test_suite=SUITE)
     pytester.makeini("[pytest]\neffcheck_autosave = false\n")
+
+
+def test_a_pulled_history_gates(pytester, tmp_path_factory, monkeypatch):
+    _gate_plugin_project(pytester, monkeypatch)
     root = tmp_path_factory.mktemp("gate")
     bare, a, b = root / "remote.git", root / "a", root / "b"
     subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
@@ -279,12 +284,7 @@ def test_a_pulled_history_gates(pytester, tmp_path_factory, monkeypatch):
 
 def test_prune_keeps_the_newest_and_every_run_that_holds_a_baseline(pytester, tmp_path_factory, monkeypatch,
                                                                      capsys):
-    from tests.test_gate_plugin import CLAIMS, SUITE
-
-    for name in ("EXACT", "NOISY", "INTERRUPT"):
-        monkeypatch.delenv(name, raising=False)
-    pytester.makepyfile(claimsdata=CLAIMS, test_suite=SUITE)
-    pytester.makeini("[pytest]\neffcheck_autosave = false\n")
+    _gate_plugin_project(pytester, monkeypatch)
     root = tmp_path_factory.mktemp("prune")
     bare, a, b = root / "remote.git", root / "a", root / "b"
     subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from effcheck.cli import main as effcheck_main
+from tests.test_user_paths import _set  # the values the project's tests measure
 
 CLAIMS = '''
 from effcheck.records import Claim
@@ -48,10 +49,6 @@ def project(pytester, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     pytester.makepyfile(claimsdata=CLAIMS, test_suite=SUITE)
     return pytester
-
-
-def _set(project, **values):
-    (project.path / "values.json").write_text(json.dumps(values))
 
 
 def _facts(project):
